@@ -1,0 +1,55 @@
+"""Repository-wide pytest fixtures and skip rules (applies to core, every plugin and tests/).
+
+Upstream Falco data lives beside the clone in ``../shared/upstream`` (never copied here);
+``PYFALCO_SHARED`` overrides the location.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent
+SHARED = Path(os.environ.get("PYFALCO_SHARED", REPO.parent / "shared")).resolve()
+UPSTREAM = SHARED / "upstream"
+
+
+@pytest.fixture(scope="session")
+def repo_root() -> Path:
+    return REPO
+
+
+@pytest.fixture(scope="session")
+def upstream() -> Path:
+    """``../shared/upstream``: Falco's rules, tests and captures (Apache-2.0)."""
+    if not UPSTREAM.is_dir():
+        pytest.fail(f"upstream data not found at {UPSTREAM} (set PYFALCO_SHARED)")
+    return UPSTREAM
+
+
+def _missing(marker: str) -> str | None:
+    """Why a test with ``marker`` cannot run here, or None. In CI (CI=true) nothing is skipped:
+    a missing component there is a failure of the set-up, not a reason to skip."""
+    if marker in ("root", "kernel", "runsc") and os.geteuid() != 0:
+        return "needs root"
+    if marker == "kernel":
+        try:
+            import bcc  # noqa: F401
+        except Exception as exc:  # bcc raises various errors when libbcc is missing
+            return f"bcc not importable ({exc})"
+    if marker == "runsc" and not shutil.which("runsc"):
+        return "runsc not installed"
+    if marker == "sysdig" and not shutil.which("sysdig"):
+        return "sysdig not installed"
+    return None
+
+
+def pytest_collection_modifyitems(config, items):
+    in_ci = os.environ.get("CI") == "true"
+    for item in items:
+        for marker in ("root", "kernel", "runsc", "sysdig"):
+            if item.get_closest_marker(marker) and (why := _missing(marker)) and not in_ci:
+                item.add_marker(pytest.mark.skip(reason=why))
