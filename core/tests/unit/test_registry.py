@@ -85,3 +85,14 @@ def test_bad_init_schema_is_refused():
 def test_api_version_check(required, expected):
     err = api_version_error(required, "1.0.0")
     assert (err is None) if expected is None else (expected in err)
+
+
+def test_priority_spellings():
+    from pyfalco.priority import Priority
+
+    assert Priority.parse("info") is Priority.INFORMATIONAL
+    assert Priority.parse("wArNiNg").title == "Warning"
+    assert Priority.INFORMATIONAL.stats_name == "INFO"
+    assert Priority.EMERGENCY < Priority.DEBUG
+    with pytest.raises(ValueError):
+        Priority.parse("loud")
