@@ -346,6 +346,9 @@ class EngineKindSpec:
     replay: bool = False
     #: JSON Schema for ``engine.<name>``; ``None`` = not validated.
     config_schema: Mapping[str, Any] | None = None
+    #: Optional ``--<name>-generate-config[=ARG]`` support: returns the text to print
+    #: (the gvisor engine prints runsc's session config, as Falco's --gvisor-generate-config).
+    generate_config: Callable[[str | None], str] | None = None
 
 
 @dataclass(frozen=True)
