@@ -51,10 +51,14 @@ def test_program_keep_alive_restarts_after_the_program_died(tmp_path):
     program = f"head -n 1 >> {sink}"
     cfg = {"program_output": {"enabled": True, "program": program, "keep_alive": True}}
     out = OutputsManager(cfg).start()
+    [channel] = out.channels
     try:
         for i in range(3):
             out.handle(make_alert(i, output=f"n{i}"))
             assert wait_until(lambda i=i: sink.exists() and f"n{i}" in sink.read_text())
+            # Lines written to a pipe whose reader then exits unread are lost in the pipe, for
+            # Falco as for us; wait for the exit so the next line meets a dead program.
+            assert wait_until(lambda: channel._proc.poll() is not None)
     finally:
         out.close()
     assert [line.split()[-1] for line in sink.read_text().splitlines()] == ["n0", "n1", "n2"]
