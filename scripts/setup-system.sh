@@ -4,7 +4,7 @@
 # Idempotent; every step is skipped when already done. Needs root for the apt and mount steps;
 # without root it prints what is missing and continues (the tests that need it then skip).
 set -u
-APT_PACKAGES="python3-bpfcc bpfcc-tools linux-headers-amd64 sysdig runsc"
+APT_PACKAGES="python3-bpfcc bpfcc-tools linux-headers-amd64 sysdig runsc openssl"
 
 log() { printf 'setup-system: %s\n' "$*" >&2; }
 

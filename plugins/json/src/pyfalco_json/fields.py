@@ -1,0 +1,145 @@
+"""The ``json.*`` fields (and their ``jevt.*`` aliases), valid for every source.
+
+The payload is read through ``Event.json()``, so it is parsed at most once per event and not at
+all when the source handed the parsed object in (k8saudit does). A payload that is not a JSON
+object or array has no value for any field (upstream: "invalid json format").
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from pyfalco.api import Event, Extractor, FieldArg, FieldSpec, FieldType
+
+_dumps = orjson.dumps
+_INDENT = orjson.OPT_INDENT_2
+
+
+def render_value(value: Any) -> str:
+    """Upstream's rendering: a JSON string is its raw text, anything else its compact JSON
+    (``201``, ``true``, ``[...]``, ``{...}``, ``null``)."""
+    if type(value) is str:
+        return value
+    return _dumps(value).decode()
+
+
+def parse_pointer(text: str | None) -> tuple[str | int, ...]:
+    """Split a JSON pointer once, at rule-compile time.
+
+    As upstream: the leading ``/`` is optional (``stage`` = ``/stage``), ``~1`` becomes ``/``
+    and then ``~0`` becomes ``~`` in each token, and an empty pointer is the whole document.
+    Tokens stay strings; whether one indexes an array is decided per event by the value met.
+    """
+    if not text:
+        return ()
+    if text.startswith("/"):
+        text = text[1:]
+    return tuple(tok.replace("~1", "/").replace("~0", "~") for tok in text.split("/"))
+
+
+def _document(evt: Event) -> Any:
+    obj = evt.json()
+    if isinstance(obj, (dict, list)):
+        return obj
+    return None
+
+
+def _lookup(doc: Any, tokens: tuple[str | int, ...]) -> Any:
+    """The value at ``tokens`` or ``_MISSING``. Array steps need a decimal index (RFC 6901:
+    no sign, no leading zero); ``-`` is not supported, as upstream."""
+    for tok in tokens:
+        if type(doc) is dict:
+            if tok not in doc:
+                return _MISSING
+            doc = doc[tok]
+        elif type(doc) is list:
+            if not (tok.isdigit() and (tok == "0" or tok[0] != "0")):
+                return _MISSING
+            i = int(tok)
+            if i >= len(doc):
+                return _MISSING
+            doc = doc[i]
+        else:
+            return _MISSING
+    return doc
+
+
+_MISSING: Any = object()
+
+
+def _bind_value(arg: Any) -> Extractor:
+    tokens = parse_pointer(arg)
+    if len(tokens) == 1:
+        # The common case (``jevt.value[/stage]``): one dict lookup, no loop.
+        (key,) = tokens
+
+        def one_key(evt: Event) -> str | None:
+            doc = evt.json()
+            if type(doc) is dict:
+                v = doc.get(key, _MISSING)
+                if v is _MISSING:
+                    return None
+                return v if type(v) is str else render_value(v)
+            if type(doc) is list:
+                v = _lookup(doc, tokens)
+                return None if v is _MISSING else render_value(v)
+            return None
+
+        return one_key
+
+    def value(evt: Event) -> str | None:
+        doc = _document(evt)
+        if doc is None:
+            return None
+        v = _lookup(doc, tokens)
+        return None if v is _MISSING else render_value(v)
+
+    return value
+
+
+def _extract_value(evt: Event, arg: str | None) -> str | None:
+    return _bind_value(arg)(evt)
+
+
+def _extract_obj(evt: Event) -> str | None:
+    doc = _document(evt)
+    if doc is None:
+        return None
+    return _dumps(doc, option=_INDENT).decode()
+
+
+def _extract_rawtime(evt: Event) -> str | None:
+    if _document(evt) is None:
+        return None
+    return str(evt.ts)
+
+
+FIELDS: list[FieldSpec] = [
+    FieldSpec(
+        name="json.value",
+        type=FieldType.STRING,
+        desc=(
+            "The value found at a JSON pointer in the event payload (json.value[/user/name]). "
+            "Strings are given as their text, other values as compact JSON."
+        ),
+        extract=_extract_value,
+        arg=FieldArg(required=True, key=True),
+        bind=_bind_value,
+        aliases=("jevt.value",),
+    ),
+    FieldSpec(
+        name="json.obj",
+        type=FieldType.STRING,
+        desc="The whole event payload as indented JSON.",
+        extract=_extract_obj,
+        aliases=("jevt.obj",),
+    ),
+    FieldSpec(
+        name="json.rawtime",
+        type=FieldType.STRING,
+        desc="The time of the event, in nanoseconds since the epoch, as decimal text.",
+        extract=_extract_rawtime,
+        aliases=("jevt.rawtime",),
+    ),
+]

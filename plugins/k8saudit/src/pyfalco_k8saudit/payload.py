@@ -1,0 +1,235 @@
+"""Splitting payloads into audit events (upstream ``ParseAuditEventsJSON``), shared by every
+k8s_audit plugin of the family (k8saudit, k8saudit-eks, k8saudit-gke).
+
+A payload is an ``Event``, an ``EventList``, a JSON array of those (recursively), or — for
+files — JSON Lines holding any of them per line. Each audit event gets its timestamp from
+``stageTimestamp`` and its payload as compact JSON bytes; whatever cannot become an event is
+counted in :class:`SplitStats` with upstream's message, never dropped silently.
+"""
+
+from __future__ import annotations
+
+import calendar
+import logging
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+import orjson
+from pyfalco.api import Event
+
+log = logging.getLogger("pyfalco.k8saudit")
+
+#: The event source of the whole family.
+SOURCE = "k8s_audit"
+
+MSG_NOT_RECOGNIZED = "data not recognized as a k8s audit event"
+MSG_NO_TIMESTAMP = "can't read stageTimestamp"
+
+_loads = orjson.loads
+_dumps = orjson.dumps
+
+# RFC 3339 with optional fraction (Go's time.RFC3339Nano accepts 1-9 digits).
+_RFC3339 = re.compile(
+    r"(\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?(?:([Zz])|([+-])(\d{2}):(\d{2}))\Z"
+)
+
+
+@lru_cache(maxsize=4096)
+def _epoch_seconds(datetime_text: str) -> int:
+    # Cached: the events of one batch mostly share their second.
+    y, mo, d = int(datetime_text[0:4]), int(datetime_text[5:7]), int(datetime_text[8:10])
+    h, mi, s = int(datetime_text[11:13]), int(datetime_text[14:16]), int(datetime_text[17:19])
+    if not (1 <= mo <= 12 and 1 <= d <= 31 and h <= 23 and mi <= 59 and s <= 60):
+        raise ValueError(f"invalid date-time {datetime_text!r}")
+    return calendar.timegm((y, mo, d, h, mi, s, 0, 0, 0))
+
+
+def parse_rfc3339_ns(text: str) -> int:
+    """``2018-10-26T13:38:34.902914Z`` → nanoseconds since the epoch (full precision).
+    ``ValueError`` when ``text`` is not RFC 3339."""
+    m = _RFC3339.match(text)
+    if m is None:
+        raise ValueError(f"cannot parse {text!r} as RFC 3339")
+    dt, frac, _z, sign, oh, om = m.groups()
+    secs = _epoch_seconds(dt)
+    if sign is not None:
+        offset = int(oh) * 3600 + int(om) * 60
+        secs = secs - offset if sign == "+" else secs + offset
+    ns = int(frac.ljust(9, "0")) if frac else 0
+    return secs * 1_000_000_000 + ns
+
+
+class AuditEvent:
+    """One audit event: the parsed object, its JSON bytes and its ``stageTimestamp`` in ns."""
+
+    __slots__ = ("obj", "data", "ts")
+
+    def __init__(self, obj: dict[str, Any], data: bytes, ts: int) -> None:
+        self.obj = obj
+        self.data = data
+        self.ts = ts
+
+    def __repr__(self) -> str:
+        return f"<AuditEvent {self.obj.get('auditID')!r} ts={self.ts} {len(self.data)}B>"
+
+
+@dataclass
+class SplitStats:
+    """What a split could not turn into events, by reason (the names are the counters that
+    instances expose, see README "Counters"). ``errors`` keeps the last messages (bounded)."""
+
+    malformed: int = 0  #: not JSON (or not UTF-8)
+    unrecognized: int = 0  #: JSON, but neither Event, EventList nor array
+    bad_timestamp: int = 0  #: missing or unparsable stageTimestamp
+    oversize: int = 0  #: larger than maxEventSize
+    no_auditid: int = 0  #: emitted, but without auditID (every ka.* field has no value)
+    errors: list[str] = field(default_factory=list)
+
+    MAX_ERRORS = 20
+
+    @property
+    def dropped(self) -> int:
+        return self.malformed + self.unrecognized + self.bad_timestamp + self.oversize
+
+    def error(self, message: str) -> None:
+        log.warning("[k8saudit] %s", message)
+        if len(self.errors) < self.MAX_ERRORS:
+            self.errors.append(message)
+
+    def add_to(self, counters: dict[str, int]) -> None:
+        """Add these counts to an instance's ``counters()`` dict (``drops_*`` names)."""
+        for name in ("malformed", "unrecognized", "bad_timestamp", "oversize"):
+            n = getattr(self, name)
+            if n:
+                counters[f"drops_{name}"] = counters.get(f"drops_{name}", 0) + n
+        if self.no_auditid:
+            counters["events_without_auditid"] = (
+                counters.get("events_without_auditid", 0) + self.no_auditid)
+        if self.dropped:
+            counters["drops"] = counters.get("drops", 0) + self.dropped
+
+
+def _iter_event_objects(value: Any, stats: SplitStats) -> Iterator[dict[str, Any]]:
+    """Upstream's recursion: arrays are flattened, an EventList yields its items, an Event
+    itself; anything else is reported as not recognized. ``apiVersion`` is not checked."""
+    if type(value) is list:
+        for item in value:
+            yield from _iter_event_objects(item, stats)
+        return
+    if type(value) is dict:
+        kind = value.get("kind")
+        if kind == "Event":
+            yield value
+            return
+        if kind == "EventList":
+            items = value.get("items")
+            if type(items) is list:
+                for item in items:
+                    # upstream takes items as events without checking their kind
+                    if type(item) is dict:
+                        yield item
+                    else:
+                        stats.unrecognized += 1
+                        stats.error(MSG_NOT_RECOGNIZED)
+            return
+    stats.unrecognized += 1
+    stats.error(MSG_NOT_RECOGNIZED)
+
+
+def audit_events_from_object(
+    value: Any,
+    stats: SplitStats,
+    *,
+    max_event_size: int,
+    raw: bytes | None = None,
+) -> list[AuditEvent]:
+    """Audit events of an already parsed payload. ``raw``, when the caller has it, is the text
+    ``value`` was parsed from: an Event that is the whole payload keeps those bytes as its data
+    instead of being serialised again (same JSON, possibly with other whitespace)."""
+    out: list[AuditEvent] = []
+    for obj in _iter_event_objects(value, stats):
+        stamp = obj.get("stageTimestamp")
+        if type(stamp) is not str:
+            stats.bad_timestamp += 1
+            stats.error(MSG_NO_TIMESTAMP)
+            continue
+        try:
+            ts = parse_rfc3339_ns(stamp)
+        except ValueError as exc:
+            stats.bad_timestamp += 1
+            stats.error(f"can't parse stageTimestamp: {exc}")
+            continue
+        data = raw if (raw is not None and obj is value) else None
+        if data is None or len(data) > max_event_size:
+            data = _dumps(obj)
+        if len(data) > max_event_size:
+            stats.oversize += 1
+            stats.error(f"event larger than maxEventSize: size={len(data)}")
+            continue
+        if "auditID" not in obj:
+            stats.no_auditid += 1
+        out.append(AuditEvent(obj, data, ts))
+    return out
+
+
+def split_audit_payload(
+    payload: bytes | str | Any,
+    *,
+    max_event_size: int,
+    stats: SplitStats | None = None,
+    where: str = "payload",
+) -> tuple[list[AuditEvent], SplitStats]:
+    """Split one payload into audit events.
+
+    ``payload``: the JSON text (bytes or str) of an Event, an EventList or an array, or an
+    already parsed object. ``where`` names the payload in error messages (a request, a
+    file:line). Returns the events and the stats (``stats`` if given, updated in place).
+    """
+    stats = stats if stats is not None else SplitStats()
+    raw: bytes | None = None
+    if isinstance(payload, (bytes, bytearray, memoryview, str)):
+        try:
+            value = _loads(payload)
+        except orjson.JSONDecodeError as exc:
+            stats.malformed += 1
+            stats.error(f"{where}: malformed JSON: {exc}")
+            return [], stats
+        raw = payload.encode() if isinstance(payload, str) else bytes(payload)
+        raw = raw.strip()
+    else:
+        value = payload
+    return audit_events_from_object(value, stats, max_event_size=max_event_size, raw=raw), stats
+
+
+def split_jsonl(
+    text: bytes,
+    *,
+    max_event_size: int,
+    stats: SplitStats | None = None,
+    where: str = "input",
+    first_line: int = 1,
+) -> tuple[list[AuditEvent], SplitStats]:
+    """Split JSON Lines: every non-blank line is a payload of its own (an Event, an EventList
+    or an array). A bad line is counted and named (``where:line``); the others still flow."""
+    stats = stats if stats is not None else SplitStats()
+    events: list[AuditEvent] = []
+    for n, line in enumerate(text.split(b"\n"), start=first_line):
+        if not line.strip():
+            continue
+        evts, _ = split_audit_payload(
+            line, max_event_size=max_event_size, stats=stats, where=f"{where}:{n}")
+        events.extend(evts)
+    return events, stats
+
+
+def make_event(audit_event: AuditEvent, *, plugin_id: int = 1) -> Event:
+    """The pyfalco Event for one audit event: source ``k8s_audit``, ``data`` = the JSON bytes,
+    ``ts`` = stageTimestamp, and the parsed object handed in so no extractor parses again.
+    Family plugins pass their own registry id (eks 9, gke 16)."""
+    return Event(
+        audit_event.data, ts=audit_event.ts, source=SOURCE, plugin_id=plugin_id,
+        obj=audit_event.obj,
+    )
