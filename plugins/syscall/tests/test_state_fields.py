@@ -147,3 +147,37 @@ def test_unknown_tid_gets_fake_thread():
     assert extract("proc.name", e) == "<NA>" and extract("fd.name", e) == "/etc/passwd"
     assert extract("user.name", e) is None and extract("proc.pid", e) is None
     assert st.fake_threads == 1
+
+
+def test_child_side_clone_of_unknown_tid_creates_thread():
+    st = _state_with_shell()
+    child = SyscallEvent(event_id("clone"), ts=10, tid=(7 << 32) | 5, params={
+        "res": 0, "exe": "sh", "args": b"-c\0ls\0", "tid": (7 << 32) | 5, "pid": (7 << 32) | 5,
+        "ptid": 100, "comm": "sh", "flags": 0, "vtid": 5, "vpid": 5})
+    st.parse(child)
+    t = st.lookup_thread((7 << 32) | 5)
+    assert t is not None and child.thread is t
+    assert (t.vtid, t.vpid, t.comm, t.args) == (5, 5, "sh", ["-c", "ls"])
+    assert extract("proc.vpid", child) == 5 and extract("thread.vtid", child) == 5
+    assert extract("proc.pname", child) == "bash"
+
+
+def test_caller_side_clone_without_exe_inherits_from_caller():
+    st = _state_with_shell()
+    e = SyscallEvent(event_id("clone"), ts=10, tid=100, params={
+        "res": 300, "tid": 100, "pid": 100, "ptid": 1, "flags": 0, "uid": 1000, "gid": 1000})
+    st.parse(e)
+    t = st.lookup_thread(300)
+    assert (t.exe, t.comm, t.args, t.exepath) == ("bash", "bash", ["-i"], "/bin/bash")
+
+
+def test_sockaddr_and_socktuple_accept_wire_bytes():
+    st = _state_with_shell()
+    st.parse(SyscallEvent(event_id("socket"), ts=1, tid=100,
+                          params={"fd": 4, "domain": 2, "type": 1, "proto": 0}))
+    wire = bytes([2]) + b"\x7f\x00\x00\x01" + (5555).to_bytes(2, "little") + \
+        b"\x7f\x00\x00\x01" + (80).to_bytes(2, "little")
+    c = SyscallEvent(event_id("connect"), ts=2, tid=100, params={"res": 0, "tuple": wire,
+                                                                "fd": 4})
+    st.parse(c)
+    assert extract("fd.name", c) == "127.0.0.1:5555->127.0.0.1:80"

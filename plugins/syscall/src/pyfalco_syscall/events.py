@@ -403,7 +403,9 @@ class SyscallEvent(Event):
         self.cpu = cpu
         self.dflags = dflags
         self._raw = raw
-        self._vals: dict[str, Any] = dict(params) if params else {}
+        # the params dict is taken over, not copied (producers build one per event)
+        self._vals: dict[str, Any] = params if type(params) is dict else (
+            dict(params) if params else {})
         self.enter = enter
         self.thread: Any = None
         self.fd_num = -1
@@ -430,7 +432,14 @@ class SyscallEvent(Event):
         vals = self._vals
         if name in vals:
             v = vals[name]
-            return default if v is None else v
+            if v is None:
+                return default
+            if type(v) is bytes:
+                idx = self.info.index.get(name)
+                if idx is not None and self.info.params[idx].type in (PT_SOCKTUPLE, PT_SOCKADDR):
+                    v = decode_param(self.info.params[idx].type, v)  # wire bytes accepted
+                    vals[name] = v
+            return v
         v = None
         idx = self.info.index.get(name)
         raw = self._raw

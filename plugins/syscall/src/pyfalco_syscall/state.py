@@ -490,7 +490,7 @@ class SyscallState:
             if fd is not None:
                 evt.fd_num = fd
         handler = _PARSERS.get(name)
-        if handler is not None and t is not None:
+        if handler is not None and (t is not None or name in _NO_FAKE):
             handler(self, evt, t)
 
     def _remove_thread(self, t: ThreadInfo) -> None:
@@ -932,6 +932,13 @@ def _thread_from_clone(st: SyscallState, evt: SyscallEvent, tid: int, flags: int
 def _inherit(st: SyscallState, child: ThreadInfo, parent: ThreadInfo | None, flags: int) -> None:
     if parent is None:
         return
+    if not child.exe:  # drivers that read no task struct send empty exe/args/comm
+        child.exe = parent.exe
+        child.args = list(parent.args)
+        if not child.comm:
+            child.comm = parent.comm
+    if not child.comm:
+        child.comm = child.exe
     pmain = parent.main or parent
     if flags & CL_CLONE_THREAD:
         child.flags |= CL_CLONE_FILES
@@ -951,7 +958,9 @@ def _inherit(st: SyscallState, child: ThreadInfo, parent: ThreadInfo | None, fla
         child.cgroups = list(parent.cgroups)
 
 
-def _parse_procexit(st: SyscallState, evt: SyscallEvent, t: ThreadInfo) -> None:
+def _parse_procexit(st: SyscallState, evt: SyscallEvent, t: ThreadInfo | None) -> None:
+    if t is None:
+        return
     t.dead = True
     st._pending_threads.append(t)
     reaper = evt.param("reaper_tid")
