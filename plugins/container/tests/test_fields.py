@@ -13,6 +13,7 @@ from pyfalco_container.docker import EngineAPIClient
 from pyfalco_container.store import MetadataStore
 
 ID = "3ad7b26ded6d8e7b23da7d48fe889434573036c27ae5a74837233de441c3601e"
+ID2 = "9c1c48800d595a22e318e182b8140c8a7fef864e0d81c8c5911e33d8adec84aa"
 SANDBOX = "63060edc2d3aa803ab559f2393776b151f99fc5b05035b21db66b3b62246ad6a"
 FIELD = {f.name: f for f in F.FIELDS}
 
@@ -213,10 +214,25 @@ def test_gvisor_container_id_from_the_pseudo_cgroup(store):
     assert get("container.type", e) == "gvisor"
 
 
-def test_producer_set_container_id_without_cgroups(store):
+def test_producer_set_container_id_comes_first(store):
     use()
-    e = Evt(Thread([], container_id=ID))
-    assert get("container.id", e) == ID[:12]
+    e = Evt(Thread([], container_id="runsc-123456"))
+    assert get("container.id", e) == "runsc-123456"
+    assert get("container.type", e) is None  # a producer's id carries no engine type
+    e = Evt(Thread([f"cpu=/docker/{ID}"], container_id=ID2))
+    assert get("container.id", e) == ID2[:12]
+    assert e.thread.container_id == ID2  # never overwritten
+
+
+def test_own_foreign_key_is_not_taken_for_a_producers(store):
+    use()
+    t = Thread([f"cpu=/docker/{ID}"])
+    e = Evt(t)
+    assert get("container.id", e) == ID[:12] and t.container_id == ID[:12]
+    t.cgroups = ["cpu=/"]  # execve out of the container: our own id must not stick
+    assert get("container.id", e) == "host" and t.container_id == ""
+    t.container_id = "runsc-1"  # a producer says otherwise
+    assert get("container.id", e) == "runsc-1"
 
 
 def test_thread_cache_follows_cgroup_changes(store):

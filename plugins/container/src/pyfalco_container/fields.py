@@ -25,24 +25,34 @@ class _State:
 
 STATE = _State()
 _KEY = "container"
+_WRITTEN = "container_id_written"
 
 
 def container_ref(thread: Any) -> ContainerRef | None:
-    """The thread's container (None = host), from its cgroups or a producer's container id."""
+    """The thread's container (None = host).
+
+    A container id set on the thread by a producer (gVisor knows its sandboxes) comes first;
+    otherwise the cgroups decide, and the id found is written back to ``thread.container_id``
+    (upstream's foreign key). Cached in ``thread.state`` until the cgroups list or the
+    container id changes (execve, clone, a producer)."""
     cgroups = thread.cgroups
+    cid = thread.container_id
     st = thread.state
     if st is not None:
         cached = st.get(_KEY)
-        if cached is not None and cached[0] is cgroups:
-            return cached[1]
-    ref = match_cgroups(tuple(cgroups)) if cgroups else None
-    if ref is None and thread.container_id and thread.container_id != "host":
-        cid = thread.container_id
-        ref = ContainerRef(cid[:12], cid, "")
-    thread.container_id = ref.id if ref is not None else ""
-    if st is None:
+        if cached is not None and cached[0] is cgroups and cached[1] == cid:
+            return cached[2]
+    else:
         thread.state = st = {}
-    st[_KEY] = (cgroups, ref)
+    written = st.get(_WRITTEN)
+    if cid and cid != "host" and cid != written:
+        ref: ContainerRef | None = ContainerRef(cid[:12], cid, "")  # set by a producer
+    else:
+        ref = match_cgroups(tuple(cgroups)) if cgroups else None
+        cid = ref.id if ref is not None else ""
+        thread.container_id = cid
+        st[_WRITTEN] = cid
+    st[_KEY] = (cgroups, cid, ref)
     return ref
 
 
@@ -95,7 +105,9 @@ def _type(evt: Any) -> str | None:
     if r is None:
         return None
     ref, info = r
-    return info.type if info is not None else ref.type  # type: ignore[union-attr]
+    if info is not None:
+        return info.type
+    return ref.type or None  # type: ignore[union-attr]
 
 
 def _mounts(evt: Any) -> str | None:
