@@ -9,6 +9,7 @@ from pathlib import Path
 import orjson
 import pytest
 from pyfalco.errors import PluginError
+from pyfalco_k8saudit.batching import BATCH_SIZE
 from pyfalco_k8saudit.config import K8sAuditConfig
 from pyfalco_k8saudit.files import OneShotInstance, TailInstance
 from pyfalco_k8saudit.source import open_instance
@@ -52,7 +53,7 @@ def test_directory_by_mtime_and_batches(tmp_path: Path) -> None:
     batches = []
     while (b := inst.next_batch()) is not None:
         batches.append(b)
-    assert max(len(b) for b in batches) == 128
+    assert max(len(b) for b in batches) == BATCH_SIZE
     got = ids([e for b in batches for e in b])
     assert got == [f"id-{i}" for i in range(400)]  # b.log (older) first, no line glued
 
