@@ -258,3 +258,31 @@ def test_many_concurrent_posters(open_webhook, trace_objects) -> None:
         t.join()
     assert statuses == [200] * 40
     assert len(events) == 200
+
+
+def test_memory_bound_under_concurrent_load(open_webhook, trace_objects) -> None:
+    """Eight clients post large batches while nobody consumes: the bytes waiting never exceed
+    the budget (reserved before reading), the rest is refused with 429, nothing is lost."""
+    body = event_list(trace_objects * 4)  # ~400 kB
+    budget = 3 * len(body)
+    inst = open_webhook(K8sAuditConfig(webhook_queue_max_bytes=budget, webhook_queue_size=100))
+    statuses: list[int] = []
+    lock = threading.Lock()
+
+    def poster() -> None:
+        for _ in range(4):
+            s = post(inst, body)[0]
+            with lock:
+                statuses.append(s)
+
+    threads = [threading.Thread(target=poster) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    accepted = statuses.count(200)
+    assert accepted == 3 and statuses.count(429) == 29
+    assert inst.queue._reserved_bytes <= budget
+    events = collect(inst, accepted * len(trace_objects) * 4)
+    assert len(events) == accepted * len(trace_objects) * 4
+    assert inst.counters()["webhook_rejected_busy"] == 29

@@ -77,11 +77,14 @@ class BodyQueue:
             self._reserved_bodies -= 1
             self._reserved_bytes -= n
 
-    def put(self, data: bytes, reserved: int) -> None:
-        """Queue a body for which ``reserved`` bytes were reserved."""
+    def put(self, data: bytes, reserved: int) -> bool:
+        """Queue a body for which ``reserved`` bytes were reserved; False once closed."""
         with self._cond:
+            if self.closed:
+                return False
             self._items.append(_Body(data, reserved))
             self._cond.notify()
+            return True
 
     def get(self, timeout: float) -> bytes | None:
         with self._cond:
@@ -116,7 +119,11 @@ class _Server(ThreadingHTTPServer):
         super().__init__(addr, handler)
 
     def process_request(self, request: Any, client_address: Any) -> None:
-        self._slots.acquire()  # back-pressure: further connections wait in the backlog
+        # back-pressure: while every slot is busy, further connections wait in the backlog
+        while not self._slots.acquire(timeout=0.2):
+            if self.owner.stopping:
+                self.shutdown_request(request)
+                return
         try:
             super().process_request(request, client_address)
         except BaseException:
@@ -226,6 +233,7 @@ class _Handler(BaseHTTPRequestHandler):
                 self._bad_request(owner, "http: request body too large")
                 return
         if owner.stopping:
+            owner.count("webhook_rejected_shutdown")
             self._reply(503, "shutting down", close=True)
             return
         if not owner.queue.reserve(reserve):
@@ -242,7 +250,10 @@ class _Handler(BaseHTTPRequestHandler):
         except BaseException:
             owner.queue.release(reserve)
             raise
-        owner.queue.put(body, reserve)
+        if not owner.queue.put(body, reserve):  # closed while the body was being read
+            owner.count("webhook_rejected_shutdown")
+            self._reply(503, "shutting down", close=True)
+            return
         owner.count("webhook_requests")
         self._reply(200)
 
