@@ -8,6 +8,7 @@ from pathlib import Path
 import orjson
 import pytest
 from pyfalco_k8saudit import (
+    FIELDS,
     MSG_NOT_RECOGNIZED,
     SOURCE,
     SplitStats,
@@ -100,6 +101,10 @@ def test_event_without_auditid_flows_and_is_counted() -> None:
     del obj["auditID"]
     events, stats = split_audit_payload(orjson.dumps(obj), max_event_size=MAX)
     assert len(events) == 1 and stats.no_auditid == 1 and stats.dropped == 0
+    evt = make_event(events[0])
+    assert evt.audit is None  # the guard, decided once
+    assert all(f.binder("x" if f.arg else None)(evt) is None for f in FIELDS)
+    assert make_event(split_audit_payload(orjson.dumps(ev(2)), max_event_size=MAX)[0][0]).audit
     counters: dict[str, int] = {}
     stats.add_to(counters)
     assert counters == {"events_without_auditid": 1}
