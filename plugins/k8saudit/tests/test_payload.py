@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import logging
+import re
 from pathlib import Path
 
 import orjson
@@ -54,11 +54,18 @@ def test_apiversion_is_not_checked() -> None:
 
 @pytest.mark.parametrize("payload", [b'{"kind": 0}', b'{"kind": "Pod"}', b"42", b'"x"',
                                      b'{"items": []}'])
-def test_not_recognized(payload: bytes, caplog: pytest.LogCaptureFixture) -> None:
-    with caplog.at_level(logging.WARNING, "pyfalco.k8saudit"):
-        events, stats = split_audit_payload(payload, max_event_size=MAX)
+def test_not_recognized(payload: bytes, capsys: pytest.CaptureFixture[str]) -> None:
+    events, stats = split_audit_payload(payload, max_event_size=MAX)
     assert events == [] and stats.unrecognized == 1 and stats.dropped == 1
-    assert MSG_NOT_RECOGNIZED in caplog.text
+    # upstream's own log line on stderr: "YYYY/MM/DD HH:MM:SS [k8saudit] <message>" (UTC)
+    err = capsys.readouterr().err
+    stamp = r"\d{4}/\d\d/\d\d \d\d:\d\d:\d\d"
+    assert re.fullmatch(stamp + r" \[k8saudit\] " + MSG_NOT_RECOGNIZED + "\n", err)
+
+
+def test_family_plugins_log_with_their_name(capsys: pytest.CaptureFixture[str]) -> None:
+    split_audit_payload(b"[1]", max_event_size=MAX, stats=SplitStats(plugin="k8saudit-eks"))
+    assert "[k8saudit-eks] " + MSG_NOT_RECOGNIZED in capsys.readouterr().err
 
 
 def test_one_bad_item_does_not_lose_the_others() -> None:

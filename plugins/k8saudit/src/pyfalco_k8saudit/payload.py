@@ -10,7 +10,6 @@ counted in :class:`SplitStats` with upstream's message, never dropped silently.
 from __future__ import annotations
 
 import calendar
-import logging
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -20,7 +19,7 @@ from typing import Any
 import orjson
 from pyfalco.api import Event
 
-log = logging.getLogger("pyfalco.k8saudit")
+from .logs import log
 
 #: The event source of the whole family.
 SOURCE = "k8s_audit"
@@ -103,6 +102,8 @@ class SplitStats:
     oversize: int = 0  #: larger than maxEventSize
     no_auditid: int = 0  #: emitted, but without auditID (every ka.* field has no value)
     errors: list[str] = field(default_factory=list)
+    #: The prefix of the log lines (family plugins: their own name).
+    plugin: str = "k8saudit"
 
     MAX_ERRORS = 20
 
@@ -111,7 +112,7 @@ class SplitStats:
         return self.malformed + self.unrecognized + self.bad_timestamp + self.oversize
 
     def error(self, message: str) -> None:
-        log.warning("[k8saudit] %s", message)
+        log.warning("%s", message, extra={"plugin": self.plugin})
         if len(self.errors) < self.MAX_ERRORS:
             self.errors.append(message)
 

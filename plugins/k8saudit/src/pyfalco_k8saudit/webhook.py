@@ -17,7 +17,6 @@ wait in the kernel's backlog.
 from __future__ import annotations
 
 import hmac
-import logging
 import socket
 import ssl
 import threading
@@ -30,9 +29,8 @@ from pyfalco.api import Event
 
 from .batching import BatchingInstance
 from .config import K8sAuditConfig
+from .logs import log
 from .payload import split_audit_payload
-
-log = logging.getLogger("pyfalco.k8saudit")
 
 #: How long next_batch waits for a body before returning an empty batch (Go SDK: 30 ms).
 WAIT_TIMEOUT = 0.03
@@ -144,10 +142,10 @@ class _Server(ThreadingHTTPServer):
             name = "webhook_tls_errors" if isinstance(exc, ssl.SSLError) else \
                 "webhook_connection_errors"
             self.owner.count(name)
-            log.debug("[k8saudit] webhook connection from %s: %s", client_address, exc)
+            log.debug("webhook connection from %s: %s", client_address, exc)
             return
         self.owner.count("webhook_internal_errors")
-        log.exception("[k8saudit] webhook error serving %s", client_address)
+        log.exception("webhook error serving %s", client_address)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -163,7 +161,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.connection.do_handshake()  # in this connection's thread, not the acceptor's
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
-        log.debug("[k8saudit] webhook %s " + format, self.client_address[0], *args)
+        log.debug("webhook %s " + format, self.client_address[0], *args)
 
     def _reply(self, code: int, text: str = "", *, close: bool = False,
                headers: dict[str, str] | None = None) -> None:
@@ -212,7 +210,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _bad_request(self, owner: WebhookInstance, why: str) -> None:
         owner.count("webhook_bad_requests")
-        log.warning("[k8saudit] bad request: %s", why)
+        log.warning("bad request: %s", why)
         self._reply(400, f"bad request: {why}", close=True)
 
     def _receive(self, owner: WebhookInstance) -> None:
@@ -313,13 +311,13 @@ class WebhookInstance(BatchingInstance):
             self._server.socket = _tls_context(config).wrap_socket(
                 self._server.socket, server_side=True, do_handshake_on_connect=False)
         elif config.ssl_client_ca:
-            log.warning("[k8saudit] sslClientCA is ignored for http:// (use https://)")
+            log.warning("sslClientCA is ignored for http:// (use https://)")
         self.scheme = scheme
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.2},
             name=f"k8saudit-webhook:{self.port}", daemon=True)
         self._thread.start()
-        log.info("[k8saudit] webhook listening on %s", self.url)
+        log.debug("webhook listening on %s", self.url)
 
     @property
     def port(self) -> int:
@@ -350,7 +348,7 @@ class WebhookInstance(BatchingInstance):
         if lost:
             self.count("drops_shutdown", lost)
             self.count("drops", lost)
-            log.warning("[k8saudit] %d request(s) dropped while shutting down server", lost)
+            log.warning("%d request(s) dropped while shutting down server", lost)
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(5)
