@@ -160,7 +160,8 @@ load_plugins: [k8saudit, json]
     assert rc == 0, context
     assert sorted(a["rule"] for a in alerts) == sorted(expected), context
     assert {a["source"] for a in alerts} == {"k8s_audit"}
-    exec_alert = next(a for a in alerts if a["rule"] == "Attach/Exec Pod")
+    exec_alert = next(a for a in alerts if a["rule"] == "Attach/Exec Pod"
+                      and a["output_fields"]["ka.target.subresource"] == "exec")
     assert exec_alert["priority"] == "Notice"
     assert exec_alert["output_fields"]["ka.uri.param[command]"] == "bash"
     assert "command=bash" in exec_alert["output"]
