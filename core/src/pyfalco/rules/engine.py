@@ -1,0 +1,400 @@
+"""The rules engine: load rules files, select rules, and evaluate events per source
+(the agreed engine API, see ``core/src/pyfalco/rules/README.md``)."""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..api import SYSCALL_SOURCE, Event
+from ..errors import ConfigError
+from ..priority import Priority
+from . import ast
+from .codegen import compile_rule
+from .collector import RuleInfo, parse_semver
+from .compile import ConditionCompiler
+from .evttypes import ALL, NO_EVTTYPE_THRESHOLD, EvtSet, event_types
+from .fields import FieldCatalog, iso8601
+from .interp import ExtractionErrors, evaluate
+from .loader import CompiledCondition, Loader, RulesContent
+from .output import CONTAINER_INFO_WARNING, OutputFormat, json_value, strip_container_info
+from .reader import Ctx
+from .results import FileResult, LoadResult
+from .values import CompileError
+
+__all__ = ["CompiledRule", "LoadResult", "Match", "RulesContent", "RulesEngine",
+           "SourceEvaluator"]
+
+_DEPRECATED_OUTPUT_FIELDS = ("evt.dir", "evt.latency", "evt.wait_latency")
+
+
+@dataclass(eq=False)
+class CompiledRule:
+    """A rule as loaded: what -L/-l/--list show, plus its compiled forms."""
+
+    name: str
+    desc: str
+    priority: Priority
+    tags: tuple[str, ...]
+    source: str
+    condition: str
+    output: str
+    enabled: bool
+    #: position in the rules files (first definition order)
+    index: int = 0
+    capture: bool = False
+    capture_duration: int = 0
+    #: the condition after exceptions and list substitution, and the canonical AST text
+    expanded_condition: str = ""
+    compiled_condition: str = ""
+    exception_fields: tuple[str, ...] = ()
+    event_types: EvtSet = ALL
+    ir: Any = None
+    fn: Any = None
+    source_code: str = ""
+    info: RuleInfo | None = field(default=None, repr=False)
+
+
+class Match:
+    """A matched rule: renders its effective output for an event."""
+
+    __slots__ = ("rule", "_format", "_extra")
+
+    def __init__(self, rule: CompiledRule, fmt: OutputFormat,
+                 extra: Sequence[tuple[str, Any, bool]] = ()) -> None:
+        self.rule = rule
+        self._format = fmt
+        self._extra = extra
+
+    def output(self, event: Event) -> str:
+        return self._format.render(event)
+
+    def output_fields(self, event: Event, time_iso8601: bool = False) -> dict[str, Any]:
+        """Typed values of every field of the effective output, plus the prefix's time field
+        (``evt.time`` as integer ns, or ``evt.time.iso8601`` with ``time_format_iso_8601``)
+        and the ``extra_fields``."""
+        out: dict[str, Any] = (
+            {"evt.time.iso8601": iso8601(event.ts)} if time_iso8601 else {"evt.time": event.ts})
+        out.update(self._format.values(event))
+        for key, fmt, raw in self._extra:
+            if raw:
+                out[key] = json_value(fmt(event))
+            else:
+                out[key] = fmt.render(event)
+        return out
+
+    def __repr__(self) -> str:
+        return f"<Match {self.rule.name!r}>"
+
+
+class SourceEvaluator:
+    """Evaluates the enabled rules of one source; only rules indexed for ``event.type`` run."""
+
+    def __init__(self, source: str, entries: list[tuple[CompiledRule, Match]],
+                 rule_matching: str = "first") -> None:
+        if rule_matching not in ("first", "all"):
+            raise ConfigError(f"Unknown rule_matching value '{rule_matching}'")
+        self.source = source
+        self.first = rule_matching == "first"
+        self._entries = entries
+        self._by_type: dict[str, tuple[tuple[Any, Match], ...]] = {}
+        self._errors = ExtractionErrors()
+        self.rule_errors = 0
+        self.event_types: frozenset[str] | None = self._types()
+
+    def _types(self) -> frozenset[str] | None:
+        names: set[str] = set()
+        for rule, _ in self._entries:
+            s = rule.event_types
+            if s.negated or rule.source != SYSCALL_SOURCE:
+                return None
+            names |= s.names
+        return frozenset(names)
+
+    def _for_type(self, etype: str) -> tuple[tuple[Any, Match], ...]:
+        lst = tuple((rule.fn, m) for rule, m in self._entries
+                    if rule.source != SYSCALL_SOURCE or rule.event_types.contains(etype)
+                    or etype == "asyncevent")
+        self._by_type[etype] = lst
+        return lst
+
+    def _fallback(self, match: Match, event: Event) -> bool:
+        """The generated function raised (an extractor or comparison failed): evaluate with
+        the interpreter, which treats a failing extraction as a missing value."""
+        try:
+            return evaluate(match.rule.ir, event, self._errors)
+        except Exception:
+            self.rule_errors += 1
+            return False
+
+    def process(self, event: Event) -> list[Match]:
+        lst = self._by_type.get(event.type)
+        if lst is None:
+            lst = self._for_type(event.type)
+        if self.first:
+            for fn, match in lst:
+                try:
+                    if fn(event):
+                        return [match]
+                except Exception:
+                    if self._fallback(match, event):
+                        return [match]
+            return []
+        out = []
+        for fn, match in lst:
+            try:
+                hit = fn(event)
+            except Exception:
+                hit = self._fallback(match, event)
+            if hit:
+                out.append(match)
+        return out
+
+    @property
+    def rules(self) -> list[CompiledRule]:
+        return [r for r, _ in self._entries]
+
+    def counters(self) -> dict[str, int]:
+        return {"extraction_errors": self._errors.count, "rule_errors": self.rule_errors}
+
+
+class RulesEngine:
+    """Loads rules contents once and builds per-source evaluators."""
+
+    def __init__(self, catalog: FieldCatalog, loaded_sources: Iterable[str] | None = None,
+                 plugin_versions: Mapping[str, str] | None = None) -> None:
+        self.catalog = catalog
+        self.loaded_sources = list(loaded_sources) if loaded_sources is not None else list(
+            catalog.sources)
+        for s in self.loaded_sources:
+            catalog.add_source(s)
+        self.plugin_versions = dict(plugin_versions or {})
+        self.min_priority = Priority.DEBUG
+        self._rules: list[CompiledRule] = []
+        self._selections: list[tuple[bool, str | None, str | None]] = []
+        self._append_output: list[Mapping[str, Any]] = []
+        self._loader: Loader | None = None
+        self.result: LoadResult | None = None
+
+    # -- loading ----------------------------------------------------------------------------
+    def load(self, contents: Sequence[RulesContent]) -> LoadResult:
+        loader = Loader(self.catalog, set(self.loaded_sources))
+        self._loader = loader
+        result = LoadResult()
+        for content in contents:
+            fr = FileResult(content.name)
+            result.files.append(fr)
+            loader.read(content, fr)
+            if fr.errors:
+                continue
+            compiled = loader.compile(
+                fr, lambda rule, node, ctx, text, fr=fr: self._compile_condition(
+                    loader, rule, node, ctx, text))
+            if compiled is not None and not fr.errors:
+                self._rules = [self._make_rule(lr.info, lr.condition_text, lr.compiled)
+                               for lr in compiled]
+        self.result = result
+        return result
+
+    def _compile_condition(self, loader: Loader, rule: RuleInfo, node: ast.Node, ctx: Ctx,
+                           text: str) -> CompiledCondition:
+        fields = self.catalog.fields(rule.source)
+        assert fields is not None
+        comp = ConditionCompiler(fields)
+        try:
+            ir = comp.compile(node)
+            evts = event_types(ir) if rule.source == SYSCALL_SOURCE else ALL
+            if rule.source == SYSCALL_SOURCE:
+                self._check_event_names(ir)
+        except CompileError as exc:
+            raise loader.condition_error(str(exc), rule, text, 0) from None
+        w = comp.warnings
+        for msg in w.condition:
+            loader.warn("LOAD_COMPILE_CONDITION", msg, ctx)
+        if w.unsafe_na:
+            loader.warn("LOAD_UNSAFE_NA_CHECK", "", ctx)
+        from .compile import DEPRECATED_FIELDS
+
+        for f in w.deprecated_fields:
+            loader.warn("LOAD_DEPRECATED_ITEM", DEPRECATED_FIELDS[f], ctx, deprecated_field=f)
+        if (rule.source == SYSCALL_SOURCE and rule.warn_evttypes and not evts.is_empty
+                and evts.code_count() > NO_EVTTYPE_THRESHOLD):
+            loader.warn("LOAD_NO_EVTTYPE", "Rule matches too many evt.type values. This has a "
+                        "significant performance penalty.", ctx)
+        # the rule's own output is validated at load time
+        out_text, had_info = strip_container_info(rule.output)
+        if had_info:
+            loader.warn("LOAD_DEPRECATED_ITEM", CONTAINER_INFO_WARNING, ctx)
+            rule.output = out_text
+        for f in _DEPRECATED_OUTPUT_FIELDS:
+            if "%" + f in out_text:
+                loader.warn("LOAD_DEPRECATED_ITEM",
+                            f"usage of deprecated field '{f}' has been detected in the rule "
+                            "output", ctx, deprecated_field=f)
+        try:
+            OutputFormat(out_text, fields)
+        except CompileError as exc:
+            octx = ctx.child("rule output", "", rule.output_node)
+            raise octx.error(str(exc), code="LOAD_ERR_COMPILE_OUTPUT") from None
+        cc = CompiledCondition(node, ir, w)
+        cc.evts = evts  # type: ignore[attr-defined]
+        return cc
+
+    def _check_event_names(self, ir: Any) -> None:
+        from .compile import IAnd, ICheck, INot, IOr
+        from .events import is_known_event
+
+        def visit(n: Any) -> None:
+            if isinstance(n, (IAnd, IOr)):
+                for c in n.children:
+                    visit(c)
+            elif isinstance(n, INot):
+                visit(n.child)
+            elif isinstance(n, ICheck) and n.left.field in ("evt.type", "syscall.type") \
+                    and n.left.arg is None and not n.left.transformed and n.right is None \
+                    and n.op in ("=", "==", "!=", "in", "intersects"):
+                vals = n.value if isinstance(n.value, (frozenset, list)) else [n.value]
+                for v in sorted(vals) if isinstance(vals, frozenset) else vals:
+                    if not is_known_event(v):
+                        raise CompileError(f"unknown event type {v}")
+
+        visit(ir)
+
+    def _make_rule(self, info: RuleInfo, text: str, cc: CompiledCondition | None
+                   ) -> CompiledRule:
+        assert cc is not None
+        exc_fields: list[str] = []
+        for ex in info.exceptions:
+            for f in ex.fields if isinstance(ex.fields, list) else [ex.fields or ""]:
+                if f and f not in exc_fields:
+                    exc_fields.append(f)
+        rule = CompiledRule(
+            name=info.name, desc=info.desc, priority=info.priority, tags=tuple(sorted(info.tags)),
+            source=info.source, condition=info.condition, output=info.output,
+            enabled=info.enabled, index=info.index, capture=info.capture,
+            capture_duration=info.capture_duration, expanded_condition=text,
+            compiled_condition=ast.as_string(cc.ast), exception_fields=tuple(exc_fields),
+            event_types=getattr(cc, "evts", ALL), ir=cc.ir, info=info,
+        )
+        return rule
+
+    def check_plugin_requirements(self) -> str | None:
+        """Falco's check of ``required_plugin_versions`` against the loaded plugins' versions:
+        None when satisfied, else the error text."""
+        if self._loader is None:
+            return None
+        for req in self._loader.collector.plugin_requirements:
+            satisfied = False
+            errors: list[str] = []
+            for name, version in req.alternatives:
+                have = self.plugin_versions.get(name)
+                if have is None:
+                    continue
+                hv, rv = parse_semver(have), parse_semver(version)
+                if hv is None:
+                    errors.append(f"Plugin '{name}' has invalid version string '{have}'")
+                    continue
+                assert rv is not None
+                if hv[0] == rv[0] and hv >= rv:
+                    satisfied = True
+                    break
+                errors.append(f"Plugin '{name}' version '{have}' is not compatible with "
+                              f"required plugin version '{version}'")
+            if not satisfied:
+                if errors:
+                    return errors[0]
+                alts = ", ".join(f"{n} (>= {v})" for n, v in req.alternatives)
+                return f"Plugin requirement not satisfied, must load one of: {alts}"
+        return None
+
+    @property
+    def required_engine_version(self) -> tuple[int, int, int]:
+        return self._loader.collector.required_engine_version if self._loader else (0, 0, 0)
+
+    # -- selection ----------------------------------------------------------------------------
+    def select(self, enabled: bool, rule: str | None = None, tag: str | None = None) -> None:
+        """Enable or disable rules by name (``*`` wildcards) or tag; applied in call order."""
+        self._selections.append((enabled, rule, tag))
+
+    def set_append_output(self, entries: Sequence[Mapping[str, Any]]) -> None:
+        self._append_output = list(entries)
+
+    def _is_enabled(self, rule: CompiledRule) -> bool:
+        on = rule.enabled
+        for enabled, pattern, tag in self._selections:
+            hit = False
+            if pattern is not None:
+                if "*" in pattern:
+                    hit = re.fullmatch(fnmatch.translate(pattern).replace(".*", ".*"),
+                                       rule.name) is not None
+                else:
+                    hit = pattern == rule.name
+            if tag is not None and tag in rule.tags:
+                hit = True
+            if hit:
+                on = enabled
+        return on
+
+    def rules(self, source: str | None = None) -> list[CompiledRule]:
+        """Every loaded rule (``enabled`` reflects selection and the min priority)."""
+        out = []
+        for r in self._rules:
+            if source is not None and r.source != source:
+                continue
+            out.append(r)
+        return out
+
+    def is_active(self, rule: CompiledRule) -> bool:
+        return self._is_enabled(rule) and rule.priority <= self.min_priority
+
+    # -- evaluation ---------------------------------------------------------------------------
+    def evaluator(self, source: str, rule_matching: str = "first") -> SourceEvaluator:
+        fields = self.catalog.fields(source)
+        entries: list[tuple[CompiledRule, Match]] = []
+        for rule in self._rules:
+            if rule.source != source or not self.is_active(rule):
+                continue
+            if rule.fn is None:
+                rule.fn, rule.source_code = compile_rule(
+                    rule.ir, "rule", f"<rule {rule.name}>")
+            assert fields is not None
+            entries.append((rule, self._match_for(rule, fields)))
+        return SourceEvaluator(source, entries, rule_matching)
+
+    def _match_for(self, rule: CompiledRule, fields: Any) -> Match:
+        text = rule.output
+        extra: list[tuple[str, Any, bool]] = []
+        for entry in self._append_output:
+            match = entry.get("match") or {}
+            if "source" in match and match["source"] != rule.source:
+                continue
+            if "rule" in match and match["rule"] != rule.name:
+                continue
+            tags = match.get("tags")
+            if tags and not set(tags) <= set(rule.tags):
+                continue
+            if entry.get("extra_output"):
+                text = text + " " + str(entry["extra_output"])
+            if entry.get("suggested_output"):
+                for name, spec in fields.by_name.items():
+                    if "add_output" in spec.properties and name == spec.name:
+                        text += f" {name.replace('.', '_')}=%{name}"
+            for ef in entry.get("extra_fields") or ():
+                if isinstance(ef, Mapping):
+                    for key, fmt in ef.items():
+                        extra.append((str(key), self._format(str(fmt), fields), False))
+                else:
+                    name = str(ef)
+                    fmt = self._format("%" + name, fields)
+                    extra.append((name, fmt.tokens[0].fn if fmt.tokens else fmt.render, True))
+        return Match(rule, self._format(text, fields), extra)
+
+    @staticmethod
+    def _format(text: str, fields: Any) -> OutputFormat:
+        try:
+            return OutputFormat(text, fields)
+        except CompileError as exc:
+            raise ConfigError(f"Invalid output format '{text}': {exc}") from None

@@ -1,0 +1,181 @@
+"""Output formats (``rule-language.md`` §4): ``%field``, ``%field[arg]``, ``%Nfield``,
+``%transformer(field)``; missing values print ``<NA>``. Compiled once per rule into literal
+chunks and bound extractors.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from ..api import Event
+from . import ast
+from .compile import ConditionCompiler, Operand
+from .fields import FILTER_ONLY, SourceFields
+from .parser import ParseError, parse_field_or_transformer
+from .values import CompileError
+
+NA = "<NA>"
+CONTAINER_INFO_WARNING = (
+    "%container.info is deprecated and no more useful, and will be dropped by Falco 1.0.0. The "
+    "container plugin will automatically add required fields to the output message."
+)
+_DIGITS = re.compile(r"[0-9]+")
+
+
+def render_value(v: Any) -> str:
+    """A value as Falco prints it in text output."""
+    if v is None:
+        return NA
+    if isinstance(v, str):
+        return v
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (list, tuple)):
+        return "(" + ",".join(render_value(x) for x in v) + ")"
+    if isinstance(v, (bytes, bytearray)):
+        return bytes(v).decode("utf-8", "replace")
+    return str(v)
+
+
+def json_value(v: Any) -> Any:
+    """A value as it appears in JSON ``output_fields`` (typed; None = null)."""
+    if v is None or isinstance(v, (str, bool, int, float)):
+        return v
+    if isinstance(v, (list, tuple)):
+        return [json_value(x) for x in v]
+    if isinstance(v, (ipaddress.IPv4Address, ipaddress.IPv6Address, ipaddress.IPv4Network,
+                      ipaddress.IPv6Network)):
+        return str(v)
+    if isinstance(v, (bytes, bytearray)):
+        return bytes(v).decode("utf-8", "replace")
+    return str(v)
+
+
+@dataclass(slots=True)
+class Token:
+    key: str  # canonical text, the output_fields key
+    fn: Callable[[Event], Any]
+    width: int | None = None
+    transformed: bool = False
+
+
+class OutputFormat:
+    """A compiled format string."""
+
+    __slots__ = ("text", "parts", "tokens", "warnings")
+
+    def __init__(self, text: str, fields: SourceFields) -> None:
+        self.text = text
+        self.warnings: list[str] = []
+        self.parts: list[str | Token] = []
+        self.tokens: list[Token] = []
+        self._compile(fields)
+
+    def _compile(self, fields: SourceFields) -> None:
+        text = self.text
+        comp = ConditionCompiler(fields)
+        literal: list[str] = []
+        i, n = 0, len(text)
+        while i < n:
+            c = text[i]
+            if c != "%":
+                literal.append(c)
+                i += 1
+                continue
+            j = i + 1
+            if j >= n:
+                raise CompileError("invalid formatting syntax: formatting cannot end with a %")
+            width = None
+            m = _DIGITS.match(text, j)
+            if m is not None:
+                width = int(m.group(0))
+                j = m.end()
+            tok, end = self._token(comp, text, j)
+            if literal:
+                self.parts.append("".join(literal))
+                literal = []
+            tok.width = width
+            self.parts.append(tok)
+            self.tokens.append(tok)
+            i = end
+        if literal:
+            self.parts.append("".join(literal))
+
+    @staticmethod
+    def _token(comp: ConditionCompiler, text: str, start: int) -> tuple[Token, int]:
+        try:
+            found = parse_field_or_transformer(text, start)
+        except ParseError as exc:
+            raise CompileError(f"unknown filter: {exc.message}") from None
+        if found is None:
+            word = re.match(r"[^\s]*", text[start:])
+            shown = word.group(0) if word else ""
+            raise CompileError(f"unknown filter: unexpected token after '{shown}'")
+        node, end = found
+        # Longest candidate first; on failure shorten one character at a time (%proc.names ->
+        # %proc.name + "s").
+        first_error: CompileError | None = None
+        while end > start:
+            try:
+                if end != found[1]:
+                    again = parse_field_or_transformer(text[:end], start)
+                    if again is None or again[1] != end:
+                        end -= 1
+                        continue
+                    node = again[0]
+                op = comp.operand(node)
+                break
+            except (CompileError, ParseError) as exc:
+                if first_error is None:
+                    first_error = exc if isinstance(exc, CompileError) else CompileError(
+                        exc.message)
+                end -= 1
+        else:
+            assert first_error is not None
+            msg = str(first_error)
+            if "nonexistent field" in msg:
+                raise CompileError(f"unknown filter: {msg}")
+            raise first_error
+        if op.spec is not None and FILTER_ONLY in op.spec.properties:
+            raise CompileError(
+                f"{ast.as_string(node)} is filter only and cannot be used as a display field")
+        return Token(op.key, _safe(op), None, op.transformed), end
+
+    def render(self, evt: Event) -> str:
+        out = []
+        for p in self.parts:
+            if type(p) is str:
+                out.append(p)
+                continue
+            s = render_value(p.fn(evt))
+            if p.width is not None:
+                s = s[:p.width].ljust(p.width)
+            out.append(s)
+        return "".join(out)
+
+    def values(self, evt: Event) -> dict[str, Any]:
+        """``output_fields`` for JSON: every token, typed (transformer tokens left out)."""
+        return {t.key: json_value(t.fn(evt)) for t in self.tokens if not t.transformed}
+
+
+def _safe(op: Operand) -> Callable[[Event], Any]:
+    fn = op.fn
+
+    def extract(evt: Event) -> Any:
+        try:
+            return fn(evt)
+        except Exception:
+            return None
+
+    return extract
+
+
+def strip_container_info(text: str) -> tuple[str, bool]:
+    """Falco removes ``%container.info`` (with a deprecation warning)."""
+    if "%container.info" not in text:
+        return text, False
+    return text.replace("%container.info", "").strip(), True
