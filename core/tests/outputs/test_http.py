@@ -87,6 +87,32 @@ def test_text_body_and_custom_headers(http_receiver):
     assert req.body == b"13:44:05.478445995: Critical plain"
 
 
+def test_echo_writes_response_bodies_to_stdout(http_receiver, capsys):
+    with OutputsManager(http_cfg(http_receiver.url, http={"echo": True})) as out:
+        out.handle(make_alert())
+    assert capsys.readouterr().out == "ok"
+    with OutputsManager(http_cfg(http_receiver.url)) as out:  # echo false: discarded
+        out.handle(make_alert())
+    assert capsys.readouterr().out == ""
+
+
+def test_credentials_in_the_url(http_receiver):
+    url = http_receiver.url.replace("http://", "http://alice:s%40cret@")
+    with OutputsManager(http_cfg(url)) as out:
+        out.handle(make_alert())
+    [req] = http_receiver.requests
+    assert req.headers["Authorization"] == "Basic YWxpY2U6c0BjcmV0"  # alice:s@cret
+
+
+@pytest.mark.parametrize("url", ["", "not a url", "http://", "http://host:port/"])
+def test_malformed_url_fails_channel_init(url, caplog):
+    cfg = http_cfg(url, stdout_output={"enabled": True})
+    with caplog.at_level(logging.ERROR, "pyfalco.outputs"):
+        with OutputsManager(cfg) as out:
+            assert [c.name for c in out.channels] == ["stdout"]
+    assert "Failed to init output: http_output.url" in caplog.text
+
+
 def test_server_errors_are_retried(http_receiver):
     http_receiver.fail_first = 2
     with OutputsManager(http_cfg(http_receiver.url, json_output=True)) as out:

@@ -79,6 +79,20 @@ def test_file_reopen_after_rename_with_real_sigusr1(tmp_path):
     assert out.lost_total() == 0
 
 
+@pytest.mark.parametrize("filename", ["", "."])
+def test_bad_file_output_filename(tmp_path, caplog, filename):
+    cfg = {"file_output": {"enabled": True, "filename": filename},
+           "stdout_output": {"enabled": True}}
+    with caplog.at_level(logging.ERROR, "pyfalco.outputs"):
+        with OutputsManager(cfg) as out:
+            out.handle(make_alert())
+    if filename:  # a directory: every alert fails to open it, counted
+        assert out.counters()["file_lost"] == 1
+        assert "file: failed to open output file ." in caplog.text
+    else:
+        assert "Failed to init output: file_output.filename is empty" in caplog.text
+
+
 def test_unwritable_file_is_counted_and_logged(tmp_path, caplog):
     cfg = {"file_output": {"enabled": True, "filename": str(tmp_path / "no" / "dir" / "f")},
            "stdout_output": {"enabled": True}}
@@ -112,6 +126,27 @@ def test_queue_full_drops_counted_and_blocked_channel_reported(tmp_path, caplog)
     assert caplog.text.count("Outputs queue out of memory") == 1  # only the first drop logs
     assert '"program" output timeout, all output channels are blocked' in caplog.text
     assert "output channels still blocked, discarding all remaining notifications" in caplog.text
+
+
+def test_unformattable_alert_is_counted_not_raised(capsys, caplog):
+    class Weird:
+        def __str__(self):
+            raise RuntimeError("no text")
+
+    cfg = {"stdout_output": {"enabled": True}, "json_output": True}
+    with caplog.at_level(logging.ERROR, "pyfalco.outputs"):
+        with OutputsManager(cfg) as out:
+            out.handle(make_alert(output_fields={"x": Weird()}))  # must not raise into a source
+            out.handle(make_alert())
+    assert out.counters()["outputs_format_errors"] == 1 and out.counters()["stdout_sent"] == 1
+    assert "cannot format alert of rule 'Terminal shell in container'" in caplog.text
+
+
+def test_text_line_is_not_escaped(capsys):
+    """Falco 0.44.1 writes the rule output raw in text mode (master escapes it)."""
+    with OutputsManager({"stdout_output": {"enabled": True}}) as out:
+        out.handle(make_alert(output='a "quoted"\tvalue'))
+    assert capsys.readouterr().out == '13:44:05.478445995: Critical a "quoted"\tvalue\n'
 
 
 def test_handle_after_close_is_counted():
