@@ -277,3 +277,45 @@ def test_dead_socket_is_unreachable(store, tmp_path):
     s.wait_idle()
     assert s.stats.unreachable == 1
     sock.close()
+
+
+def test_process_start_prefetches_the_lookup(store, docker_server):
+    from pyfalco_container.parser import prefetch
+
+    docker_server.containers[ID] = DOCKER_INSPECT
+    s = use(EngineAPIClient(docker_server.path, "docker"))
+
+    class Execve:
+        type = "execve"
+
+        @staticmethod
+        def param(name):
+            if name == "cgroups":
+                return f"cpu=/docker/{ID}\0memory=/docker/{ID}\0".encode()
+            return None
+
+    prefetch(Execve())
+    assert s.wait_idle()
+    assert s.stats.found == 1
+    # the first extraction already finds the metadata
+    assert get("container.name", Evt(Thread([f"cpu=/docker/{ID}"]))) == "web"
+
+
+def test_prefetch_ignores_other_events_and_host_processes(store):
+    from pyfalco_container.parser import prefetch
+
+    s = use()
+
+    class Open:
+        type = "openat"
+
+    class HostExec:
+        type = "execve"
+
+        @staticmethod
+        def param(name):
+            return b"cpu=/user.slice\0"
+
+    prefetch(Open())
+    prefetch(HostExec())
+    assert s.stats.lookups == 0
