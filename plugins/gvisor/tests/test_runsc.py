@@ -89,15 +89,21 @@ def test_running_sandbox_is_attached_and_its_processes_read(tmp_path):
         inst = GvisorInstance(str(cfg), root=root)
         try:
             assert len(inst.attached) == 1
-            procs = inst.take_seed_processes()
+            procs = list(inst._seed)
             assert {p.comm for p in procs} >= {"sh"}
             sh = next(p for p in procs if p.comm == "sh")
             assert sh.vpid == 1 and sh.container_id == inst.attached[0]
             events = collect_until(
                 inst, lambda evs: any(e.type == "openat" and e.params["name"] == "/etc/hostname"
                                       for e in evs), timeout=30)
-            opened = [e for e in events if e.type == "openat"]
+            opened = [e for e in events
+                      if e.type == "openat" and e.params["name"] == "/etc/hostname"]
             assert opened and opened[0].container_id == inst.attached[0]
             assert opened[0].tid >> 32 == sh.tid >> 32  # same thread-id space as procfs
+            # the procfs processes were seeded into the state: cat's parent is the known sh
+            assert inst.seeded == len(procs)
+            cat = opened[0].thread
+            assert cat.comm == "cat" and cat.container_id == inst.attached[0]
+            assert inst.state.lookup_thread(cat.ptid).comm == "sh"
         finally:
             inst.close()
