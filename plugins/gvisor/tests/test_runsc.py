@@ -61,7 +61,8 @@ def test_actions_in_a_sandbox_arrive_as_syscall_events(engine, tmp_path):
 
 
 def test_two_sandboxes_at_once_are_both_seen(engine, tmp_path):
-    cmd = ["/bin/sh", "-c", "for i in 1 2 3 4 5; do cat /etc/hostname > /dev/null; done"]
+    # the sleep keeps both sandboxes (and their connections) alive at the same time
+    cmd = ["/bin/sh", "-c", "for i in 1 2 3 4 5; do cat /etc/hostname > /dev/null; done; sleep 3"]
     with Sandbox(cmd, engine.config_path, tmp_path) as a, \
             Sandbox(cmd, engine.config_path, tmp_path) as b:
         events = collect_until(engine, exited(2))
@@ -73,6 +74,7 @@ def test_two_sandboxes_at_once_are_both_seen(engine, tmp_path):
         opened = [e for e in events if e.container_id == cid and e.type == "openat"
                   and e.params["name"] == "/etc/hostname"]
         assert len(opened) == 5
+    # concurrent sandboxes get distinct thread-id spaces (gVisor tids restart at 1 in each)
     bases = {e.container_id: e.tid >> 32 for e in events}
     assert len(set(bases.values())) == 2
     assert engine.counters()["connections"] == 2
