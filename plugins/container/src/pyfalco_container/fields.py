@@ -195,6 +195,16 @@ def _pod_labels(evt: Any) -> str | None:
     return _joined_labels(r[1].pod_sandbox_labels)
 
 
+def _pod_attr(attr: str):
+    """Pod-level values: only for containers in a pod (a sandbox id is known)."""
+    def extract(evt: Any) -> Any:
+        r = _resolve(evt)
+        if r is None or r[1] is None or not r[1].pod_sandbox_id:
+            return None
+        return getattr(r[1], attr) or None
+    return extract
+
+
 def _start_ts(evt: Any) -> int | None:
     t = _thread(evt)
     ts = getattr(t, "pidns_init_start_ts", 0) if t is not None else 0
@@ -286,6 +296,8 @@ FIELDS: list[FieldSpec] = [
     _f("k8s.pod.full_sandbox_id", _S, "The full pod sandbox ID.", _sandbox(False)),
     _f("k8s.pod.label", _S, "A pod label: k8s.pod.label[foo].", _pod_label, arg=_KEY_ARG),
     _f("k8s.pod.labels", _S, "Pod labels 'k1:v1, k2:v2'.", _pod_labels),
-    _f("k8s.pod.ip", _S, "The pod's primary IP address.", _nothing),
-    _f("k8s.pod.cni.json", _S, "The pod's CNI result (JSON).", _nothing),
+    _f("k8s.pod.ip", _S, "The pod's primary IP address (CRI pod sandbox status).",
+       _pod_attr("ip")),
+    _f("k8s.pod.cni.json", _S, "The pod's CNI result (JSON; containerd's verbose sandbox "
+       "info).", _pod_attr("cni_json")),
 ]
