@@ -23,15 +23,9 @@ def _sha256(path: Any) -> str:
 def build(s: State) -> Any:
     from pyfalco.metrics import MetricsSnapshot, SourceMetrics
 
-    engine_names = {"nodriver": "nodriver"}
     sources = [
-        SourceMetrics(
-            source=src,
-            num_evts=st.events,
-            engine_name=engine_names.get(st.engine, st.engine if st.engine in (
-                "ebpf", "gvisor", "replay") else "source_plugin"),
-            counters=st.counters(),
-        )
+        SourceMetrics(source=src, num_evts=st.events, engine_name=st.engine,
+                      counters=st.counters())
         for src, st in s.source_stats.items()
         if src in s.enabled_sources or s.is_replay
     ]
