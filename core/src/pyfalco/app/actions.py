@@ -520,7 +520,11 @@ def load_rules_files(s: State) -> RunResult:
         # plugins' default rules files come first, as Falco's packages install them into
         # /etc/falco before the user's files (core README)
         shipped = [r.path for r in s.registry.rules_files]
-    paths = shipped + [p for p in resolve_rules_files(configured) if p not in shipped]
+    # once each (a plugin family registers one file several times), names as given
+    unique: dict[Path, Path] = {}
+    for p in shipped + resolve_rules_files(configured):
+        unique.setdefault(p.resolve(), p)
+    paths = list(unique.values())
     if not paths:
         return RunResult.fatal(
             "You must specify at least one rules file/directory via -r or a rules_file entry in "
