@@ -1,4 +1,4 @@
-"""The ``pyfalco`` command (scaffold: the application actions land with issue 2)."""
+"""The ``pyfalco`` command: Falco's command line over :mod:`pyfalco.app`."""
 
 from __future__ import annotations
 
@@ -6,14 +6,9 @@ import sys
 
 
 def main(argv: list[str] | None = None) -> int:
-    import pyfalco
+    from .app.runner import main as run
 
-    args = sys.argv[1:] if argv is None else argv
-    if args[:1] == ["--version"]:
-        print(f"Falco version: {pyfalco.__version__}")
-        return 0
-    print("Error: pyfalco's application actions are not implemented yet", file=sys.stderr)
-    return 1
+    return run(sys.argv[1:] if argv is None else list(argv))
 
 
 if __name__ == "__main__":

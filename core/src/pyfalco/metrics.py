@@ -373,6 +373,8 @@ class MetricsWriter:
         self.snapshot = snapshot
         self.outputs = outputs
         self.samples = 0
+        #: snapshots that could not be written to ``output_file``
+        self.lost = 0
         self._prev: dict[str, tuple[int, int]] = {}
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -409,8 +411,13 @@ class MetricsWriter:
                 self.outputs.handle_internal(SNAPSHOT_MSG, Priority.INFORMATIONAL, fields,
                                              rule=SNAPSHOT_RULE, time_ns=snap.now_ns)
             if self.config.output_file:
-                with open(self.config.output_file, "a", encoding="utf-8") as fh:
-                    fh.write(dumps({"output_fields": fields, "sample": self.samples}) + "\n")
+                line = dumps({"output_fields": fields, "sample": self.samples}) + "\n"
+                try:
+                    with open(self.config.output_file, "a", encoding="utf-8") as fh:
+                        fh.write(line)
+                except OSError as exc:
+                    self.lost += 1  # counted, and the next interval tries again
+                    log.error("metrics: cannot write %s: %s", self.config.output_file, exc)
         return emitted
 
     def stop(self) -> None:

@@ -17,6 +17,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from importlib.metadata import EntryPoint, entry_points
+from typing import Any
 
 import pluggy
 
@@ -130,7 +131,7 @@ def collect(pm: pluggy.PluginManager, failures: list[DiscoveryFailure] | None = 
         _check_plugin(info, reg)
         reg.plugins[info.name] = info
 
-    pm.hook.pyfalco_register_plugins(register=add_plugin)
+    _call_in_registration_order(pm.hook.pyfalco_register_plugins, add_plugin)
     for ep_name, dist in dist_of.items():
         reg.distributions.setdefault(ep_name, dist)
 
@@ -173,12 +174,19 @@ def collect(pm: pluggy.PluginManager, failures: list[DiscoveryFailure] | None = 
             raise PluginError(f"plugin {spec.plugin}: default rules file {spec.path} not found")
         reg.rules_files.append(spec)
 
-    pm.hook.pyfalco_register_sources(register=add_source)
-    pm.hook.pyfalco_register_fields(register=add_fields)
-    pm.hook.pyfalco_register_parsers(register=add_parser)
-    pm.hook.pyfalco_register_engine_kinds(register=add_engine_kind)
-    pm.hook.pyfalco_register_rules(register=add_rules)
+    _call_in_registration_order(pm.hook.pyfalco_register_sources, add_source)
+    _call_in_registration_order(pm.hook.pyfalco_register_fields, add_fields)
+    _call_in_registration_order(pm.hook.pyfalco_register_parsers, add_parser)
+    _call_in_registration_order(pm.hook.pyfalco_register_engine_kinds, add_engine_kind)
+    _call_in_registration_order(pm.hook.pyfalco_register_rules, add_rules)
     return reg
+
+
+def _call_in_registration_order(hook: Any, register: Any) -> None:
+    """Call every implementation of ``hook`` in plugin registration order (pluggy itself calls
+    the most recently registered first), so the Registry follows the documented order."""
+    for impl in hook.get_hookimpls():
+        impl.function(register=register)
 
 
 def api_version_error(required: str, framework: str = PLUGIN_API_VERSION) -> str | None:

@@ -44,6 +44,14 @@ def test_bad_values_name_the_key():
         OutputsConfig.from_config({"stdout_output": "yes"})
 
 
+def test_needs_output_fields():
+    on = {"stdout_output": {"enabled": True}}
+    assert not OutputsManager(on).needs_output_fields
+    assert OutputsManager({**on, "json_output": True}).needs_output_fields
+    assert not OutputsManager({**on, "json_output": True,
+                               "json_include_output_fields_property": False}).needs_output_fields
+
+
 def test_hostname_from_environment(monkeypatch):
     monkeypatch.setenv("FALCO_HOSTNAME", "node-7")
     assert OutputsConfig.from_config({"stdout_output": {"enabled": True}}).hostname == "node-7"

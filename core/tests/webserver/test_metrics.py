@@ -111,3 +111,37 @@ def test_prometheus_client_registry():
 
     text = generate_latest(registry_for(Clock())).decode()
     assert "falcosecurity_falco_rules_matches_total{" in text
+
+
+def test_bad_metrics_values_name_the_key():
+    with pytest.raises(ConfigError, match="'metrics.enabled'"):
+        MetricsConfig.from_config({"metrics": {"enabled": "maybe"}})
+    with pytest.raises(ConfigError, match="'webserver.prometheus_metrics_enabled'"):
+        MetricsConfig.from_config({"webserver": {"prometheus_metrics_enabled": [1]}})
+
+
+def test_unwritable_output_file_is_counted(tmp_path, caplog):
+    clock = Clock()
+    cfg = MetricsConfig.from_config({"metrics": {
+        "enabled": True, "interval": "1s", "output_file": str(tmp_path / "no" / "m.jsonl")}})
+    writer = MetricsWriter(cfg, clock)
+    clock.evts["syscall"] = 1
+    with caplog.at_level("ERROR", "pyfalco.metrics"):
+        writer.tick()
+    assert writer.lost == 1 and "metrics: cannot write" in caplog.text
+
+
+def test_writer_thread_runs_on_interval(tmp_path):
+    clock = Clock()
+    clock.evts["syscall"] = 1
+    out_file = tmp_path / "m.jsonl"
+    cfg = MetricsConfig.from_config({"metrics": {"enabled": True, "interval": "100ms",
+                                                 "output_file": str(out_file)}})
+    writer = MetricsWriter(cfg, clock).start()
+    import time
+
+    deadline = time.monotonic() + 10
+    while not out_file.exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    writer.stop()
+    assert json.loads(out_file.read_text().splitlines()[0])["sample"] == 1

@@ -183,3 +183,18 @@ def test_many_concurrent_requests_with_small_pool(server):
     with ThreadPoolExecutor(8) as pool:
         results = list(pool.map(lambda _: get(url)[0], range(40)))
     assert results == [200] * 40
+
+
+def test_malformed_requests_do_not_break_the_server(server):
+    web = server()
+    for junk in (b"\x00\x01\x02garbage\r\n\r\n", b"GET /healthz HTTP/9.9\r\n\r\n",
+                 b"POST /healthz HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello",
+                 b"GET " + b"a" * 70000 + b" HTTP/1.1\r\n\r\n", b""):
+        with socket.create_connection(("127.0.0.1", web.port), timeout=5) as conn:
+            conn.sendall(junk)
+            conn.shutdown(socket.SHUT_WR)
+            reply = b""
+            while chunk := conn.recv(65536):
+                reply += chunk
+        assert b" 200 " not in reply.split(b"\n")[0]  # an error (or nothing), never a success
+    assert get(f"http://127.0.0.1:{web.port}/healthz")[0] == 200

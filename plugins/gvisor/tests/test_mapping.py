@@ -37,8 +37,7 @@ def test_accept_fd_is_the_new_socket_not_the_listening_one():
     assert ev.type == "accept4"
     assert ev.params["fd"] == 9
     # peer -> local orientation, port in host order
-    assert ev.params["tuple"] == b"\x02" + bytes([10, 0, 0, 7]) + (8080).to_bytes(2, "little") \
-        + b"\0" * 6
+    assert ev.params["tuple"] == (2, bytes([10, 0, 0, 7]), 8080, b"\0" * 4, 0)
 
 
 def test_open_mode_and_flags_are_in_their_own_parameters():
@@ -90,14 +89,18 @@ def test_failures_give_a_negative_errno_result():
     ev = one(10, payload(10, context_data=ctx(), exit=exit_(0, 111), sysno=42, fd=3,
                          address=b"\x02\x00\x00\x09\x7f\x00\x00\x01" + b"\0" * 8))
     assert ev.params["res"] == -111
-    assert ev.params["addr"] == b"\x02\x7f\x00\x00\x01\x09\x00"
-    assert ev.params["tuple"] == b"\x02" + b"\0" * 6 + b"\x7f\x00\x00\x01\x09\x00"
+    assert ev.params["addr"] == (2, b"\x7f\x00\x00\x01", 9)
+    assert ev.params["tuple"] == (2, b"\0" * 4, 0, b"\x7f\x00\x00\x01", 9)
 
 
 def test_unix_connect_address():
     ev = one(10, payload(10, context_data=ctx(), exit=exit_(0), sysno=42, fd=3,
                          address=b"\x01\x00/run/x.sock\x00"))
-    assert ev.params["addr"] == b"\x01/run/x.sock\x00"
+    assert ev.params["addr"] == (1, "/run/x.sock")
+    assert ev.params["tuple"] == (1, 0, 0, "/run/x.sock")
+    ev = one(10, payload(10, context_data=ctx(), exit=exit_(0), sysno=42, fd=3,
+                         address=b"\x11\x00abc"))  # AF_PACKET: no scap encoding
+    assert ev.params["addr"] is None and ev.params["tuple"] is None
 
 
 def test_container_start_is_a_clone_then_an_execve_of_init():

@@ -109,6 +109,12 @@ class OutputsManager:
         self._watchdog = _Watchdog(self.timeout_s or 2.0, self._on_timeout)
         self._closed = False
 
+    @property
+    def needs_output_fields(self) -> bool:
+        """Whether alerts' ``output_fields`` are written anywhere (JSON with
+        ``json_include_output_fields_property``): the app may skip computing them otherwise."""
+        return self.config.json_output and self.config.json_include_output_fields_property
+
     # -- lifecycle ---------------------------------------------------------------------------
 
     def start(self) -> OutputsManager:

@@ -17,7 +17,7 @@ from .codegen import compile_rule
 from .collector import RuleInfo, parse_semver
 from .compile import ConditionCompiler
 from .evttypes import ALL, NO_EVTTYPE_THRESHOLD, EvtSet, event_types
-from .fields import FieldCatalog
+from .fields import FieldCatalog, iso8601
 from .interp import ExtractionErrors, evaluate
 from .loader import CompiledCondition, Loader, RulesContent
 from .output import CONTAINER_INFO_WARNING, OutputFormat, json_value, strip_container_info
@@ -29,12 +29,6 @@ __all__ = ["CompiledRule", "LoadResult", "Match", "RulesContent", "RulesEngine",
            "SourceEvaluator"]
 
 _DEPRECATED_OUTPUT_FIELDS = ("evt.dir", "evt.latency", "evt.wait_latency")
-
-
-def _codes_of(name: str) -> int:
-    from .events import event_codes  # the libscap table (enter/exit codes per name)
-
-    return event_codes(name)
 
 
 @dataclass(eq=False)
@@ -78,8 +72,12 @@ class Match:
     def output(self, event: Event) -> str:
         return self._format.render(event)
 
-    def output_fields(self, event: Event) -> dict[str, Any]:
-        out: dict[str, Any] = {"evt.time": event.ts}
+    def output_fields(self, event: Event, time_iso8601: bool = False) -> dict[str, Any]:
+        """Typed values of every field of the effective output, plus the prefix's time field
+        (``evt.time`` as integer ns, or ``evt.time.iso8601`` with ``time_format_iso_8601``)
+        and the ``extra_fields``."""
+        out: dict[str, Any] = (
+            {"evt.time.iso8601": iso8601(event.ts)} if time_iso8601 else {"evt.time": event.ts})
         out.update(self._format.values(event))
         for key, fmt, raw in self._extra:
             if raw:
@@ -223,7 +221,7 @@ class RulesEngine:
         for f in w.deprecated_fields:
             loader.warn("LOAD_DEPRECATED_ITEM", DEPRECATED_FIELDS[f], ctx, deprecated_field=f)
         if (rule.source == SYSCALL_SOURCE and rule.warn_evttypes and not evts.is_empty
-                and evts.code_count(_codes_of) > NO_EVTTYPE_THRESHOLD):
+                and evts.code_count() > NO_EVTTYPE_THRESHOLD):
             loader.warn("LOAD_NO_EVTTYPE", "Rule matches too many evt.type values. This has a "
                         "significant performance penalty.", ctx)
         # the rule's own output is validated at load time

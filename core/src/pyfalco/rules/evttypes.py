@@ -13,8 +13,6 @@ from typing import Any
 from .compile import IAnd, ICheck, INot, IOr
 from .values import CompileError
 
-#: libscap's PPM_EVENT_MAX: the number of event codes (enter and exit count separately).
-TOTAL_EVENT_CODES = 454
 #: LOAD_NO_EVTTYPE fires above this many codes.
 NO_EVTTYPE_THRESHOLD = 100
 _EVT_TYPE_FIELDS = ("evt.type", "syscall.type")
@@ -55,9 +53,12 @@ class EvtSet:
     def contains(self, name: str) -> bool:
         return (name in self.names) != self.negated
 
-    def code_count(self, codes_of: Any) -> int:
-        n = sum(codes_of(x) for x in self.names)
-        return TOTAL_EVENT_CODES - n if self.negated else n
+    def code_count(self) -> int:
+        """How many libscap event codes the set covers (LOAD_NO_EVTTYPE counts codes)."""
+        from .events import event_codes, total_codes
+
+        n = sum(event_codes(x) for x in self.names)
+        return total_codes() - n if self.negated else n
 
 
 ALL = EvtSet(frozenset(), True)

@@ -413,8 +413,8 @@ class Loader:
                                 code="LOAD_ERR_VALIDATE")
             entry[0].used = True
             if node.name in stack:
-                raise ctx.error(f"reference loop in macro '{node.name}'",
-                                code="LOAD_ERR_VALIDATE")
+                raise entry[0].ctx.error(f"reference loop in macro '{node.name}'",
+                                         code="LOAD_ERR_VALIDATE")
             return self._resolve_macro(node.name, parsed, stack)
         if isinstance(node, ast.And):
             return ast.And([self._resolve(c, parsed, visibility, stack, ctx)

@@ -66,6 +66,7 @@ def yaml_error_message(exc: yaml.YAMLError) -> str:
     problem = getattr(exc, "problem", None) or str(exc)
     problem = {
         "mapping values are not allowed here": "illegal map value",
+        "mapping values are not allowed in this context": "illegal map value",
         "found character '\\t' that cannot start any token": "illegal tab when looking for "
         "indentation",
     }.get(problem, problem)
@@ -252,6 +253,8 @@ def read_exceptions(node: yaml.Node, ctx: Ctx, append: bool, warn: Any) -> list[
             warn("LOAD_EXCEPTION_NAME_NOT_UNIQUE",
                  f"Multiple definitions of exception '{name}' in the same rule", xctx)
         seen.add(name)
+        if not append and "fields" not in m:
+            raise xctx.error("Item has no mapping for key 'fields'")
         fields = _str_or_seq(m, "fields", xctx)
         comps = _str_or_seq(m, "comps", xctx)
         values = None

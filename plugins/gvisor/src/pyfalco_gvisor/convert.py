@@ -5,7 +5,6 @@ scap socket addresses). Pure functions, table-driven; shared/spec/scap.md §6.4 
 from __future__ import annotations
 
 import socket
-import struct
 
 # -- open(2) flags -> PPM_O_* -----------------------------------------------------------------
 
@@ -112,55 +111,59 @@ def exit_status(status: int) -> tuple[int, int, int]:
 
 
 # -- socket addresses -------------------------------------------------------------------------
+# Typed as the syscall event model holds SOCKADDR / SOCKTUPLE values (pyfalco_syscall.events):
+# sockaddr (family, ip: bytes, port) or (family, path); tuple (family, sip, sport, dip, dport) or
+# (family, src, dst, path). Families are PPM_AF_*, equal to Linux's for these three.
 
 PPM_AF_UNIX = 1
 PPM_AF_INET = 2
 PPM_AF_INET6 = 10
 
-_PORT = struct.Struct("<H")
+_V4_ANY = b"\0" * 4
+_V6_ANY = b"\0" * 16
 
 
-def sockaddr(raw: bytes) -> bytes:
-    """A raw ``struct sockaddr`` as the sandboxed program passed it (network-order port) ->
-    scap's SOCKADDR parameter encoding (family byte, address, host-order port; unix: path+NUL).
-    Unknown families and short buffers give the empty parameter, as the kernel drivers do."""
+def sockaddr(raw: bytes) -> tuple | None:
+    """A raw ``struct sockaddr`` as the sandboxed program passed it (network-order port) -> the
+    SOCKADDR value; ``None`` (empty parameter) for short buffers and other families, as the
+    kernel drivers do."""
     if len(raw) < 2:
-        return b""
+        return None
     family = raw[0] | (raw[1] << 8)
     if family == socket.AF_INET and len(raw) >= 8:
-        port = (raw[2] << 8) | raw[3]
-        return bytes((PPM_AF_INET,)) + raw[4:8] + _PORT.pack(port)
+        return (PPM_AF_INET, bytes(raw[4:8]), (raw[2] << 8) | raw[3])
     if family == socket.AF_INET6 and len(raw) >= 24:
-        port = (raw[2] << 8) | raw[3]
-        return bytes((PPM_AF_INET6,)) + raw[8:24] + _PORT.pack(port)
+        return (PPM_AF_INET6, bytes(raw[8:24]), (raw[2] << 8) | raw[3])
     if family == socket.AF_UNIX:
-        path = raw[2:].split(b"\0", 1)[0] if raw[2:3] != b"\0" else raw[2:].rstrip(b"\0")
-        return bytes((PPM_AF_UNIX,)) + path + b"\0"
-    return b""
+        body = raw[2:]
+        # abstract sockets start with NUL; keep their name without the padding
+        path = body.rstrip(b"\0") if body[:1] == b"\0" else body.split(b"\0", 1)[0]
+        return (PPM_AF_UNIX, path.decode("utf-8", "replace"))
+    return None
 
 
-def tuple_to(raw: bytes) -> bytes:
-    """scap SOCKTUPLE with an unknown (zero) local end and ``raw`` as the remote end: what gVisor
-    can tell about a connection (it reports the address argument, not the local socket name)."""
+def tuple_to(raw: bytes) -> tuple | None:
+    """SOCKTUPLE of an outbound connection: local end unknown (zero: gVisor reports the address
+    argument, not the socket's own name), remote end = ``raw``."""
     addr = sockaddr(raw)
-    if not addr:
-        return b""
+    if addr is None:
+        return None
     fam = addr[0]
     if fam == PPM_AF_INET:
-        return bytes((PPM_AF_INET,)) + b"\0" * 6 + addr[1:]
+        return (fam, _V4_ANY, 0, addr[1], addr[2])
     if fam == PPM_AF_INET6:
-        return bytes((PPM_AF_INET6,)) + b"\0" * 18 + addr[1:]
-    return bytes((PPM_AF_UNIX,)) + b"\0" * 16 + addr[1:]
+        return (fam, _V6_ANY, 0, addr[1], addr[2])
+    return (fam, 0, 0, addr[1])
 
 
-def tuple_from(raw: bytes) -> bytes:
-    """scap SOCKTUPLE of an accepted connection: ``raw`` (the peer) as source, local end unknown."""
+def tuple_from(raw: bytes) -> tuple | None:
+    """SOCKTUPLE of an accepted connection: ``raw`` (the peer) as source, local end unknown."""
     addr = sockaddr(raw)
-    if not addr:
-        return b""
+    if addr is None:
+        return None
     fam = addr[0]
     if fam == PPM_AF_INET:
-        return addr + b"\0" * 6
+        return (fam, addr[1], addr[2], _V4_ANY, 0)
     if fam == PPM_AF_INET6:
-        return addr + b"\0" * 18
-    return bytes((PPM_AF_UNIX,)) + b"\0" * 16 + addr[1:]
+        return (fam, addr[1], addr[2], _V6_ANY, 0)
+    return (fam, 0, 0, addr[1])

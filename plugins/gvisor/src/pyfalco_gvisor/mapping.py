@@ -208,6 +208,11 @@ def syscall_execve(msg: Any, base: int, cid: str) -> list:
         _res(msg.exit), exe, _args(argv[1:]), _tid(ctx, base), _pid(ctx, base), ctx.cwd,
         posixpath.basename(msg.pathname), _args(msg.envv), uid, gid, path, cid,
     )
+    if type == "execveat":
+        # execveat's enter parameters instead of execve's `filename`
+        del params["filename"]
+        params["dirfd"] = msg.fd
+        params["pathname"] = msg.pathname
     return _ev(type, msg, base, cid, params)
 
 
@@ -265,7 +270,7 @@ def syscall_connect(msg: Any, base: int, cid: str) -> list:
 
 def syscall_socket(msg: Any, base: int, cid: str) -> list:
     params = {"fd": _res(msg.exit), "domain": msg.domain, "type": msg.type,
-              "proto": msg.protocol, "flags": 0}
+              "proto": msg.protocol}
     return _ev("socket", msg, base, cid, params)
 
 
@@ -334,20 +339,21 @@ def syscall_pipe(msg: Any, base: int, cid: str) -> list:
 
 
 def syscall_fcntl(msg: Any, base: int, cid: str) -> list:
-    params = {"res": _res(msg.exit), "fd": msg.fd, "cmd": convert.fcntl_cmd(msg.cmd),
-              "arg": msg.args}
+    params = {"res": _res(msg.exit), "fd": msg.fd, "cmd": convert.fcntl_cmd(msg.cmd)}
     return _ev("fcntl", msg, base, cid, params)
 
 
 def syscall_dup(msg: Any, base: int, cid: str) -> list:
     sysno, res = msg.sysno, _res(msg.exit)
+    # "fd" is the enter event's parameter (the duplicated fd), merged into the exit.
     if sysno == 32:
-        return _ev("dup", msg, base, cid, {"res": res, "oldfd": msg.old_fd})
+        return _ev("dup", msg, base, cid, {"res": res, "oldfd": msg.old_fd, "fd": msg.old_fd})
     if sysno == 33:
-        return _ev("dup2", msg, base, cid, {"res": res, "oldfd": msg.old_fd, "newfd": msg.new_fd})
+        params = {"res": res, "oldfd": msg.old_fd, "newfd": msg.new_fd, "fd": msg.old_fd}
+        return _ev("dup2", msg, base, cid, params)
     if sysno == 292:
         params = {"res": res, "oldfd": msg.old_fd, "newfd": msg.new_fd,
-                  "flags": convert.dup3_flags(msg.flags)}
+                  "flags": convert.dup3_flags(msg.flags), "fd": msg.old_fd}
         return _ev("dup3", msg, base, cid, params)
     return []
 
@@ -355,7 +361,7 @@ def syscall_dup(msg: Any, base: int, cid: str) -> list:
 def syscall_signalfd(msg: Any, base: int, cid: str) -> list:
     params = {"res": _res(msg.exit), "fd": msg.fd, "mask": msg.sigset & UINT32_MAX,
               "flags": msg.flags}
-    return _ev("signalfd", msg, base, cid, params)
+    return _ev("signalfd4" if msg.sysno == 289 else "signalfd", msg, base, cid, params)
 
 
 def syscall_chroot(msg: Any, base: int, cid: str) -> list:
@@ -364,7 +370,7 @@ def syscall_chroot(msg: Any, base: int, cid: str) -> list:
 
 def syscall_eventfd(msg: Any, base: int, cid: str) -> list:
     params = {"res": _res(msg.exit), "initval": msg.val, "flags": msg.flags}
-    return _ev("eventfd", msg, base, cid, params)
+    return _ev("eventfd2" if msg.sysno == 290 else "eventfd", msg, base, cid, params)
 
 
 def syscall_timerfd_create(msg: Any, base: int, cid: str) -> list:

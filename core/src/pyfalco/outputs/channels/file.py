@@ -20,8 +20,7 @@ class FileChannel(Channel):
     def _file(self) -> BinaryIO:
         if self._fh is None:
             try:
-                # Unbuffered writes when buffered_outputs is off: each line reaches the file.
-                self._fh = open(self.filename, "ab", buffering=-1 if self.settings.buffered else 0)  # noqa: SIM115
+                self._fh = open(self.filename, "ab")  # noqa: SIM115 (kept open with keep_alive)
             except OSError as exc:
                 raise DeliveryError(
                     f"failed to open output file {self.filename} ({exc.strerror})"
@@ -32,6 +31,8 @@ class FileChannel(Channel):
         fh = self._file()
         try:
             fh.write(encode_line(msg.text) + b"\n")
+            if not self.settings.buffered:
+                fh.flush()  # unbuffered outputs: each line reaches the file at once
         finally:
             if not self.keep_alive:
                 self._close_file()

@@ -25,8 +25,9 @@ class ProgramChannel(Channel):
     def _start(self) -> subprocess.Popen[bytes]:
         try:
             return subprocess.Popen(
-                self.program, shell=True, stdin=subprocess.PIPE,
-                bufsize=-1 if self.settings.buffered else 0,
+                # Always a buffered pipe: a raw write may be partial; flushing a buffered one
+                # writes everything or raises.
+                self.program, shell=True, stdin=subprocess.PIPE, bufsize=-1,
             )
         except OSError as exc:
             raise DeliveryError(f"failed to start program '{self.program}': {exc}") from exc

@@ -1,0 +1,117 @@
+"""SIGINT/SIGTERM, SIGUSR1, SIGHUP and watch_config_files (falco-core.md §2.6)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+
+import pytest
+
+from .fakes import CounterPlugin, OutputsManager
+
+
+class Idle(CounterPlugin):
+    """A source that never produces and never ends (returns empty batches)."""
+
+    def open(self, ctx):
+        inst = super().open(ctx)
+        inst.wait = threading.Event()
+        return inst
+
+
+def later(delay, fn):
+    t = threading.Timer(delay, fn)
+    t.daemon = True
+    t.start()
+    return t
+
+
+def wait_for(cond, timeout=10.0):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if cond():
+            return True
+        time.sleep(0.02)
+    return False
+
+
+@pytest.fixture
+def idle(app):
+    app.plugins.append(Idle("pa", "a", 101))
+    app.config("watch_config_files: false\n")
+    app.file("rules.yaml", "[]\n")
+    return app
+
+
+def cli(app, *args):
+    return app.run("-c", str(app.tmp_path / "falco.yaml"), "-r", str(app.tmp_path / "rules.yaml"),
+                   "--enable-source=a", *args)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_terminate_signals_stop_cleanly(idle, sig):
+    later(0.3, lambda: os.kill(os.getpid(), signal.SIGUSR1))
+    later(0.6, lambda: os.kill(os.getpid(), sig))
+    r = cli(idle)
+    assert r.code == 0, r.err
+    name = "SIGINT" if sig == signal.SIGINT else "SIGTERM"
+    assert f"{name} received, exiting..." in r.err
+    assert "SIGUSR1 received, reopening outputs..." in r.err
+    om = OutputsManager.instances[-1]
+    assert om.reopened == 1 and om.closed
+    assert signal.getsignal(signal.SIGINT) is signal.SIG_DFL
+
+
+def test_sighup_restarts_after_a_dry_run_check(idle):
+    sent = []
+
+    def hup_then_int():
+        os.kill(os.getpid(), signal.SIGHUP)
+        sent.append(1)
+        # the second life cycle: stop it once it runs
+        if wait_for(lambda: len(idle.states) >= 2 and idle.states[-1].instances):
+            os.kill(os.getpid(), signal.SIGINT)
+
+    later(0.3, hup_then_int)
+    r = cli(idle)
+    assert r.code == 0, r.err
+    assert "SIGHUP received, restarting..." in r.err
+    assert len(idle.states) == 2
+    assert len(idle.plugins[0].inits) == 2  # re-initialised by the restart, not by the check
+
+
+def test_changed_rules_file_restarts(idle):
+    idle.config("watch_config_files: true\n")
+
+    def touch_then_int():
+        time.sleep(0.3)
+        (idle.tmp_path / "rules.yaml").write_text("[]\n# changed\n")
+        if wait_for(lambda: len(idle.states) >= 2 and idle.states[-1].instances):
+            os.kill(os.getpid(), signal.SIGINT)
+
+    later(0.1, touch_then_int)
+    r = cli(idle)
+    assert r.code == 0, r.err
+    assert "SIGHUP received, restarting..." in r.err and len(idle.states) == 2
+
+
+def test_failed_restart_check_emits_internal_alert_and_keeps_running(idle):
+    idle.config("watch_config_files: true\n")
+
+    def break_config_then_int():
+        time.sleep(0.3)
+        cfg = idle.tmp_path / "falco.yaml"
+        cfg.write_text(cfg.read_text() + "priority: loud\n")
+        om = lambda: OutputsManager.instances[0]  # noqa: E731
+        if wait_for(lambda: om().internal):
+            os.kill(os.getpid(), signal.SIGINT)
+
+    later(0.1, break_config_then_int)
+    r = cli(idle)
+    assert r.code == 0, r.err
+    (msg, prio, rule), = OutputsManager.instances[0].internal
+    assert msg.startswith("Falco internal: hot restart failure: Unknown priority \"loud\"")
+    assert prio.name == "CRITICAL" and rule == "Falco internal: hot restart failure"
+    assert len(idle.states) == 1

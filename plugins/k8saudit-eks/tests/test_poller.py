@@ -1,0 +1,241 @@
+"""The CloudWatch poller against a real moto server (boto3 for real, on loopback)."""
+
+from __future__ import annotations
+
+import socket
+import time
+import uuid
+
+import pytest
+from pyfalco.api import Event
+from pyfalco.errors import PluginError
+from pyfalco_k8saudit_eks.config import EksConfig
+from pyfalco_k8saudit_eks.poller import CloudWatchPoller, PollError, log_group_of, make_client
+from pyfalco_k8saudit_eks.source import open_instance
+
+
+def new_cluster(logs_client, streams=("kube-apiserver-audit-a",)) -> str:
+    cluster = f"c-{uuid.uuid4().hex[:10]}"
+    group = log_group_of(cluster)
+    logs_client.create_log_group(logGroupName=group)
+    for s in (*streams, "authenticator-x", "kube-controller-manager-y"):
+        logs_client.create_log_stream(logGroupName=group, logStreamName=s)
+    return cluster
+
+
+def put(logs_client, cluster, stream, events):
+    """events: [(timestamp_ms, message)], sorted as PutLogEvents requires."""
+    for i in range(0, len(events), 5000):
+        logs_client.put_log_events(
+            logGroupName=log_group_of(cluster),
+            logStreamName=stream,
+            logEvents=[{"timestamp": t, "message": m} for t, m in events[i : i + 5000]],
+        )
+
+
+def raw(message: str) -> list[Event]:
+    """A stand-in converter: these tests are about the transport, not audit parsing."""
+    return [Event(message.encode(), source="k8s_audit")]
+
+
+def drain(instance, want: int, timeout: float = 60.0) -> list[str]:
+    got: list[str] = []
+    deadline = time.monotonic() + timeout
+    while len(got) < want and time.monotonic() < deadline:
+        batch = instance.next_batch()
+        assert batch is not None, "source ended early"
+        got.extend(e.data.decode() for e in batch)
+    return got
+
+
+def settle(instance, seconds: float = 1.0) -> list[str]:
+    """Whatever else arrives within ``seconds`` (must be nothing when exactly-once holds)."""
+    extra: list[str] = []
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        extra.extend(e.data.decode() for e in instance.next_batch() or ())
+    return extra
+
+
+FAST = {"polling_interval": 0.2, "min_backoff": 0.01, "max_backoff": 0.05}
+
+
+def cfg(url: str, **extra) -> dict:
+    return {"endpoint_url": url, "shift": 600, **FAST, **extra}
+
+
+@pytest.mark.slow
+def test_ten_thousand_events_across_streams_arrive_exactly_once(logs_client, moto_url):
+    streams = [f"kube-apiserver-audit-{i}" for i in range(4)]
+    cluster = new_cluster(logs_client, streams)
+    base = int(time.time() * 1000) - 120_000
+    expected: list[str] = []
+    # First wave: 4 x 2600 events, 13 per millisecond, the same milliseconds in every stream.
+    for s in streams:
+        evs = [(base + i // 13, f"{s}:{i}") for i in range(2600)]
+        put(logs_client, cluster, s, evs)
+        expected += [m for _, m in evs]
+    put(logs_client, cluster, "authenticator-x", [(base, "not an audit stream")])
+    inst = open_instance(cfg(moto_url), cluster, raw)
+    try:
+        got = drain(inst, len(expected))
+        # Second wave while polling: more events at the boundary millisecond (the last one
+        # already emitted) and after it, in every stream.
+        last = base + 2599 // 13
+        for s in streams:
+            evs = [(last, f"{s}:late-{i}") for i in range(20)]
+            evs += [(last + 1 + i // 7, f"{s}:next-{i}") for i in range(70)]
+            put(logs_client, cluster, s, evs)
+            expected += [m for _, m in evs]
+        got += drain(inst, len(expected) - len(got))
+        got += settle(inst)
+        counters = inst.counters()
+    finally:
+        inst.close()
+    assert len(got) >= 10_000
+    assert len(got) == len(set(got)), "duplicates delivered"
+    assert sorted(got) == sorted(expected)
+    assert counters["duplicates_skipped"] > 0  # boundary re-reads happened and were dropped
+    assert counters["records"] == len(expected)
+
+
+def test_truncated_records_are_skipped_and_counted(logs_client, moto_url):
+    cluster = new_cluster(logs_client)
+    now = int(time.time() * 1000) - 1000
+    put(logs_client, cluster, "kube-apiserver-audit-a", [
+        (now, "ok-1"),
+        (now, '{"kind":"Event","auditID":"0a1b-2c","requestURI":"/api/v1/pods?x=[Truncated...]'),
+        (now + 1, "ok-2"),
+    ])
+    inst = open_instance(cfg(moto_url), cluster, raw)
+    try:
+        got = drain(inst, 2) + settle(inst, 0.5)
+        assert got == ["ok-1", "ok-2"]
+        assert inst.counters()["truncated_drops"] == 1
+    finally:
+        inst.close()
+
+
+def test_throttling_is_retried_with_backoff(logs_client, fault_proxy):
+    cluster = new_cluster(logs_client)
+    now = int(time.time() * 1000) - 1000
+    put(logs_client, cluster, "kube-apiserver-audit-a", [(now + i, f"e{i}") for i in range(5)])
+    fault_proxy.fail_next = [(400, "ThrottlingException")] * 3
+    inst = open_instance(cfg(fault_proxy.url), cluster, raw)
+    try:
+        got = drain(inst, 5) + settle(inst, 0.5)
+        assert got == [f"e{i}" for i in range(5)]
+        assert inst.counters()["throttled_retries"] == 3
+    finally:
+        inst.close()
+
+
+def test_throttling_beyond_the_retry_budget_stops_with_a_clear_error(logs_client, fault_proxy):
+    cluster = new_cluster(logs_client)
+    fault_proxy.fail_next = [(400, "ThrottlingException")] * 50
+    inst = open_instance(cfg(fault_proxy.url, max_retries=2), cluster, raw)
+    try:
+        with pytest.raises(PluginError, match=r"failed after 3 attempts: throttled"):
+            drain(inst, 1, timeout=10)
+    finally:
+        inst.close()
+
+
+def test_missing_log_group_stops_with_a_clear_error(moto_url):
+    inst = open_instance(cfg(moto_url), "no-such-cluster", raw)
+    try:
+        with pytest.raises(PluginError) as err:
+            drain(inst, 1, timeout=10)
+        assert "log group '/aws/eks/no-such-cluster/cluster' not found" in str(err.value)
+        assert inst.counters()["poll_errors"] == 1
+    finally:
+        inst.close()
+
+
+def test_missing_log_group_with_retry_keeps_polling_until_it_exists(logs_client, moto_url):
+    cluster = f"c-{uuid.uuid4().hex[:10]}"
+    inst = open_instance(cfg(moto_url, on_error="retry"), cluster, raw)
+    try:
+        assert settle(inst, 0.6) == []
+        assert inst.counters()["poll_errors"] >= 1
+        logs_client.create_log_group(logGroupName=log_group_of(cluster))
+        logs_client.create_log_stream(
+            logGroupName=log_group_of(cluster), logStreamName="kube-apiserver-audit-a"
+        )
+        put(logs_client, cluster, "kube-apiserver-audit-a", [(int(time.time() * 1000), "hi")])
+        assert drain(inst, 1, timeout=20) == ["hi"]
+    finally:
+        inst.close()
+
+
+def test_access_denied_is_reported(fault_proxy):
+    fault_proxy.fail_next = [(400, "AccessDeniedException")]
+    inst = open_instance(cfg(fault_proxy.url), "any", raw)
+    try:
+        with pytest.raises(PluginError, match=r"access denied to log group '/aws/eks/any/cluster'"):
+            drain(inst, 1, timeout=10)
+    finally:
+        inst.close()
+
+
+def test_server_down_stops_with_a_clear_error_after_retries():
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{s.getsockname()[1]}"
+    inst = open_instance(cfg(url, max_retries=2), "c", raw)
+    try:
+        with pytest.raises(PluginError, match=r"failed after 3 attempts: cannot reach CloudWatch"):
+            drain(inst, 1, timeout=20)
+        assert inst.counters()["connection_retries"] == 3
+    finally:
+        inst.close()
+
+
+def test_server_down_then_back_with_retry_loses_and_duplicates_nothing(logs_client, fault_proxy):
+    cluster = new_cluster(logs_client)
+    now = int(time.time() * 1000) - 5000
+    put(logs_client, cluster, "kube-apiserver-audit-a",
+        [(now + i // 3, f"a{i}") for i in range(30)])
+    inst = open_instance(cfg(fault_proxy.url, on_error="retry", max_retries=1), cluster, raw)
+    try:
+        got = drain(inst, 30)
+        fault_proxy.stop()  # the endpoint goes away: connections are refused
+        put(logs_client, cluster, "kube-apiserver-audit-a",
+            [(now + 9, "b-boundary")] + [(now + 10 + i, f"b{i}") for i in range(10)])
+        time.sleep(1.0)
+        assert inst.counters()["connection_retries"] >= 1
+        fault_proxy.start()
+        got += drain(inst, 11) + settle(inst, 0.6)
+    finally:
+        inst.close()
+    expected = [f"a{i}" for i in range(30)] + ["b-boundary"] + [f"b{i}" for i in range(10)]
+    assert sorted(got) == sorted(expected)
+
+
+def test_empty_cluster_name_is_refused():
+    with pytest.raises(PluginError, match="cluster name can't be empty"):
+        open_instance({}, "  ", raw)
+
+
+def test_config_defaults_follow_upstream_and_environment(monkeypatch):
+    monkeypatch.setenv("AWS_REGION", "")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "ap-south-1")
+    monkeypatch.setenv("AWS_DEFAULT_PROFILE", "p2")
+    c = EksConfig.from_init_config({"shift": 0, "polling_interval": 0, "buffer_size": 0})
+    assert (c.region, c.profile, c.shift_s, c.polling_interval_s, c.buffer_size) == (
+        "ap-south-1", "p2", 1, 5.0, 200)
+    c = EksConfig.from_init_config({"region": "us-east-2", "profile": "x", "shift": 30})
+    assert (c.region, c.profile, c.shift_s) == ("us-east-2", "x", 30)
+
+
+def test_first_poll_starts_shift_seconds_back(moto_url):
+    c = EksConfig.from_init_config({"endpoint_url": moto_url, "shift": 30})
+    p = CloudWatchPoller(make_client(c), "x", c, now_ms=lambda: 1_000_000)
+    assert p.cursor.start_ms == 1_000_000 - 30_000
+
+
+def test_poll_error_type_for_unknown_group(moto_url):
+    c = EksConfig.from_init_config({"endpoint_url": moto_url})
+    p = CloudWatchPoller(make_client(c), "nope", c)
+    with pytest.raises(PollError, match="not found"):
+        list(p.poll())
