@@ -5,8 +5,9 @@
 (``/healthz``), ``prometheus_metrics_enabled`` (false), ``ssl_enabled`` (false),
 ``ssl_certificate`` (``/etc/falco/falco.pem``, certificate and key in one PEM file).
 
-``/metrics`` exists only when ``prometheus_metrics_enabled`` is true *and* the app passes a
-``metrics`` callable, which it does when ``metrics.enabled`` is true (Falco needs both).
+``/metrics`` exists only when ``prometheus_metrics_enabled`` is true, ``metrics_enabled``
+(the app passes falco.yaml's ``metrics.enabled``) is true, and a ``metrics`` callable is given:
+Falco needs both keys.
 """
 
 from __future__ import annotations
@@ -144,12 +145,14 @@ class Webserver:
     def __init__(self, config_section: Mapping[str, Any] | None, *,
                  versions: Callable[[], Mapping[str, Any]],
                  metrics: Callable[[], MetricsSnapshot] | None = None,
+                 metrics_enabled: bool = True,
                  rules_counters: bool = True) -> None:
         self.config = WebserverConfig(config_section)
         self._versions = versions
         self._metrics = metrics
         self.rules_counters = rules_counters
-        self.metrics_enabled = self.config.prometheus and metrics is not None
+        self.metrics_enabled = bool(self.config.prometheus and metrics_enabled
+                                    and metrics is not None)
         self.versions_body = b""
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None

@@ -87,6 +87,15 @@ def test_text_body_and_custom_headers(http_receiver):
     assert req.body == b"13:44:05.478445995: Critical plain"
 
 
+def test_echo_writes_response_bodies_to_stdout(http_receiver, capsys):
+    with OutputsManager(http_cfg(http_receiver.url, http={"echo": True})) as out:
+        out.handle(make_alert())
+    assert capsys.readouterr().out == "ok"
+    with OutputsManager(http_cfg(http_receiver.url)) as out:  # echo false: discarded
+        out.handle(make_alert())
+    assert capsys.readouterr().out == ""
+
+
 def test_server_errors_are_retried(http_receiver):
     http_receiver.fail_first = 2
     with OutputsManager(http_cfg(http_receiver.url, json_output=True)) as out:

@@ -114,6 +114,27 @@ def test_queue_full_drops_counted_and_blocked_channel_reported(tmp_path, caplog)
     assert "output channels still blocked, discarding all remaining notifications" in caplog.text
 
 
+def test_unformattable_alert_is_counted_not_raised(capsys, caplog):
+    class Weird:
+        def __str__(self):
+            raise RuntimeError("no text")
+
+    cfg = {"stdout_output": {"enabled": True}, "json_output": True}
+    with caplog.at_level(logging.ERROR, "pyfalco.outputs"):
+        with OutputsManager(cfg) as out:
+            out.handle(make_alert(output_fields={"x": Weird()}))  # must not raise into a source
+            out.handle(make_alert())
+    assert out.counters()["outputs_format_errors"] == 1 and out.counters()["stdout_sent"] == 1
+    assert "cannot format alert of rule 'Terminal shell in container'" in caplog.text
+
+
+def test_text_line_is_not_escaped(capsys):
+    """Falco 0.44.1 writes the rule output raw in text mode (master escapes it)."""
+    with OutputsManager({"stdout_output": {"enabled": True}}) as out:
+        out.handle(make_alert(output='a "quoted"\tvalue'))
+    assert capsys.readouterr().out == '13:44:05.478445995: Critical a "quoted"\tvalue\n'
+
+
 def test_handle_after_close_is_counted():
     out = OutputsManager({"stdout_output": {"enabled": True}}).start()
     out.close()

@@ -97,8 +97,15 @@ def test_metrics_endpoint(server):
 
 
 def test_metrics_needs_metrics_enabled(server):
-    web = server({"prometheus_metrics_enabled": True}, metrics=None)  # app: metrics.enabled false
+    web = server({"prometheus_metrics_enabled": True}, metrics=None)
     assert get(f"http://127.0.0.1:{web.port}/metrics")[0] == 404
+    web = Webserver({"listen_address": "127.0.0.1", "listen_port": 0,
+                     "prometheus_metrics_enabled": True}, versions=dict, metrics=snapshot,
+                    metrics_enabled=False).start()  # falco.yaml metrics.enabled: false
+    try:
+        assert get(f"http://127.0.0.1:{web.port}/metrics")[0] == 404
+    finally:
+        web.stop()
 
 
 def test_metrics_failure_is_a_500_not_a_crash(server):

@@ -102,6 +102,7 @@ class OutputsManager:
         self._drop_lock = threading.Lock()
         self._queue_drops = 0
         self._discarded = 0
+        self._format_errors = 0
         self._delivered: dict[str, int] = {}
         self._lost: dict[str, int] = {}
         self._timeouts: dict[str, int] = {}
@@ -145,8 +146,14 @@ class OutputsManager:
     # -- producers ---------------------------------------------------------------------------
 
     def handle(self, alert: Alert) -> None:
-        """Format ``alert`` on the calling thread and queue it; never blocks."""
-        self._push(Message(self.formatter.format(alert), alert.priority))
+        """Format ``alert`` on the calling thread and queue it; never blocks, never raises
+        (an alert that cannot be formatted is logged and counted, the source goes on)."""
+        try:
+            text = self.formatter.format(alert)
+        except Exception as exc:
+            self._format_failed(alert.rule, exc)
+            return
+        self._push(Message(text, alert.priority))
 
     def handle_internal(self, msg: str, priority: Priority, fields: Mapping[str, Any],
                         *, rule: str | None = None, time_ns: int | None = None) -> None:
@@ -154,11 +161,20 @@ class OutputsManager:
 
         ``rule`` defaults to ``msg`` (Falco's internal rules: ``Falco internal: ...``);
         ``time_ns`` defaults to now."""
-        text = self.formatter.format_internal(
-            time.time_ns() if time_ns is None else time_ns, priority, msg,
-            msg if rule is None else rule, fields,
-        )
+        try:
+            text = self.formatter.format_internal(
+                time.time_ns() if time_ns is None else time_ns, priority, msg,
+                msg if rule is None else rule, fields,
+            )
+        except Exception as exc:
+            self._format_failed(msg if rule is None else rule, exc)
+            return
         self._push(Message(text, priority, internal=True))
+
+    def _format_failed(self, rule: str, exc: Exception) -> None:
+        with self._drop_lock:
+            self._format_errors += 1
+        log.error("outputs: cannot format alert of rule '%s': %s", rule, exc)
 
     def _push(self, msg: Message) -> None:
         if self._closed or self._inbox.qsize() >= self.capacity:
@@ -255,7 +271,8 @@ class OutputsManager:
     def lost_total(self) -> int:
         """Every line that did not reach some channel: queue drops, discarded at shutdown, and
         per-channel delivery failures."""
-        return self._queue_drops + self._discarded + sum(self._lost.values())
+        return (self._queue_drops + self._discarded + self._format_errors
+                + sum(self._lost.values()))
 
     def _loss_summary(self) -> str:
         parts = []
@@ -263,6 +280,8 @@ class OutputsManager:
             parts.append(f"queue full: {self._queue_drops}")
         if self._discarded:
             parts.append(f"discarded at shutdown: {self._discarded}")
+        if self._format_errors:
+            parts.append(f"format errors: {self._format_errors}")
         parts += [f"{name}: {n}" for name, n in self._lost.items() if n]
         return ", ".join(parts)
 
@@ -273,6 +292,7 @@ class OutputsManager:
         out = {
             "outputs_queue_num_drops": self._queue_drops,
             "outputs_discarded_at_shutdown": self._discarded,
+            "outputs_format_errors": self._format_errors,
             "outputs_lost_total": self.lost_total(),
             "outputs_pending": self._inbox.qsize(),
         }

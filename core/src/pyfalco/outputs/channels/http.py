@@ -108,9 +108,13 @@ class HttpChannel(Channel):
             raise _Retryable(f"{type(exc).__name__}: {exc}") from exc
         if resp.will_close:
             self.close()
-        if self.echo and payload:
-            sys.stdout.buffer.write(payload)
-            sys.stdout.flush()
+        if self.echo and payload:  # libcurl's default: response bodies to stdout
+            out = sys.stdout
+            if hasattr(out, "buffer"):
+                out.buffer.write(payload)
+            else:
+                out.write(payload.decode("utf-8", "replace"))
+            out.flush()
         if resp.status >= 500:
             raise _Retryable(f"HTTP {resp.status} {resp.reason}")
         if resp.status >= 400:
