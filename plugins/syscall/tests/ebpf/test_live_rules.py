@@ -64,9 +64,16 @@ def _actions(work: Path, pids: list[int]) -> None:
     run([sys.executable, "-c", script])
 
 
-def _collect(source, engine, parsers, pids, until, timeout=15.0):
+def _collect(source, engine, parsers, pids, until, timeout=30.0):
+    """Alerts of our processes: (rule, proc.name, fd.name, user.name, evt.arg.name|filename).
+    Matches are kept with their pid and filtered by ``pids`` at the end (the actor thread adds a
+    pid right after the process started, possibly after its events were evaluated)."""
     ev = engine.evaluator("syscall", "all")
-    alerts = []
+    seen = []
+
+    def ours():
+        return [a for pid, ppid, a in seen if pid in pids or ppid in pids]
+
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         for evt in source.next_batch():
@@ -74,15 +81,15 @@ def _collect(source, engine, parsers, pids, until, timeout=15.0):
                 parse(evt)
             for m in ev.process(evt):
                 th = getattr(evt, "thread", None)
-                if th is None or (th.pid not in pids and th.ptid not in pids):
-                    continue  # another process of this busy host (pids grows meanwhile)
+                if th is None:
+                    continue
                 f = m.output_fields(evt)
-                alerts.append((m.rule.name, f.get("proc.name"), f.get("fd.name"),
-                               f.get("user.name"), f.get("evt.arg.name") or
-                               f.get("evt.arg.filename")))
-        if until(alerts):
+                seen.append((th.pid, th.ptid, (
+                    m.rule.name, f.get("proc.name"), f.get("fd.name"), f.get("user.name"),
+                    f.get("evt.arg.name") or f.get("evt.arg.filename"))))
+        if until(ours()):
             break
-    return alerts
+    return ours()
 
 
 EXPECTED = {

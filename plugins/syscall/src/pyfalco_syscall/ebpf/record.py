@@ -51,19 +51,20 @@ class Recorder:
         self._pending = ()
 
     def _complete_clone(self, evt: Any) -> None:
+        # the thread as the state built it; gone already (a short-lived child): empty values,
+        # present on the wire, as a driver writes for a task it could not read
         th = self._state.lookup_thread(evt.tid)
-        if th is None:
-            return
-        res = evt.param("res") or 0
         values = {
-            "exe": th.exe, "args": "\0".join(th.args).encode("utf-8", "surrogateescape"),
-            "cwd": th.cwd, "fdlimit": th.fdlimit, "pgft_maj": 0, "pgft_min": 0, "vm_size": 0,
-            "vm_rss": 0, "vm_swap": 0,
-            "cgroups": "\0".join(th.cgroups).encode("utf-8", "surrogateescape"),
-            "vtid": evt.tid, "vpid": evt.param("pid") or th.pid, "pidns_init_start_ts": 0,
+            "exe": th.exe if th else "",
+            "args": "\0".join(th.args).encode("utf-8", "surrogateescape") if th else b"",
+            "cwd": th.cwd if th else "", "fdlimit": th.fdlimit if th else 0, "pgft_maj": 0,
+            "pgft_min": 0, "vm_size": 0, "vm_rss": 0, "vm_swap": 0,
+            "cgroups": "\0".join(th.cgroups).encode("utf-8", "surrogateescape") if th else b"",
+            "vtid": evt.tid, "vpid": evt.param("pid") or (th.pid if th else evt.tid),
+            "pidns_init_start_ts": 0,
         }
-        if res > 0 and evt.param("ptid") is None:
-            values["ptid"] = th.ptid
+        if evt.param("ptid") is None:
+            values["ptid"] = th.ptid if th else 0
         for name, value in values.items():
             if evt.param(name) is None:
                 evt.set_param(name, value)
