@@ -113,6 +113,102 @@ class _Gen:
         return f"(({t} := {x}) is not None and {p}({t}))"
 
 
+def fold_event_type(node: Any, etype: str, evt_type_spec: Any) -> Any:
+    """``node`` with every ``evt.type`` check decided for events of type ``etype`` (True or
+    False), constants folded. Only checks on the core's own ``evt.type`` field are decided:
+    its value is exactly ``event.type``."""
+    if isinstance(node, ICheck):
+        left = node.left
+        if (left.spec is evt_type_spec and not left.transformed and node.right is None
+                and node.mod is None):
+            op = node.op
+            if op in ("=", "=="):
+                return etype == node.value
+            if op == "!=":
+                return etype != node.value
+            if op in ("in", "intersects"):
+                return etype in node.value
+            if op == "exists":
+                return True
+        return node
+    if isinstance(node, INot):
+        child = fold_event_type(node.child, etype, evt_type_spec)
+        return (not child) if isinstance(child, bool) else INot(child)
+    if isinstance(node, (IAnd, IOr)):
+        is_and = isinstance(node, IAnd)
+        kids = []
+        for c in node.children:
+            f = fold_event_type(c, etype, evt_type_spec)
+            if isinstance(f, bool):
+                if f != is_and:  # False in an and, True in an or: decides the node
+                    return f
+                continue
+            kids.append(f)
+        if not kids:
+            return is_and
+        if len(kids) == 1:
+            return kids[0]
+        return IAnd(kids) if is_and else IOr(kids)
+    return node
+
+
+def _count_keys(n: Any, keys: Counter[str]) -> None:
+    if isinstance(n, (IAnd, IOr)):
+        for c in n.children:
+            _count_keys(c, keys)
+    elif isinstance(n, INot):
+        _count_keys(n.child, keys)
+    elif isinstance(n, ICheck):
+        keys[n.left.key] += 1
+        if n.right is not None:
+            keys[n.right.key] += 1
+
+
+def compile_dispatch(rules: list[tuple[Any, Any]], first: bool, fallback: Callable[..., bool],
+                     name: str = "dispatch") -> tuple[Callable[[Event], list[Any]], str]:
+    """One function evaluating, in order, the conditions ``rules`` = [(ir, match), ...] of the
+    rules indexed for one event type: fields shared by several rules are extracted once per
+    event (lazily, into locals). Returns ``[match]`` (first) or every match (all). A rule whose
+    code raises is re-evaluated by ``fallback(index, event)`` (the interpreter)."""
+    g = _Gen()
+    keys: Counter[str] = Counter()
+    for ir, _ in rules:
+        _count_keys(ir, keys)
+    for i, (key, n) in enumerate(keys.items()):
+        if n > 1:
+            g.cached[key] = f"v{i}"
+    fb = g.bind("fb", fallback)
+    lines: list[str] = []
+    for i, (ir, match) in enumerate(rules):
+        m = g.bind("m", match)
+        hit = f"return [{m}]" if first else f"out.append({m})"
+        if isinstance(ir, bool):
+            if ir:
+                lines.append(f"    {hit}")
+                if first:
+                    break
+            continue
+        body = g.expr(ir)
+        lines += [
+            "    try:",
+            f"        if {body}:",
+            f"            {hit}",
+            "    except Exception:",
+            f"        if {fb}({i}, e):",
+            f"            {hit}",
+        ]
+    params = ", ".join(f"{k}={k}" for k in g.ns)
+    head = [f"def {name}(e, {params}):"]
+    head += [f"    {local} = _M" for local in g.cached.values()]
+    if not first:
+        head.append("    out = []")
+    tail = ["    return []" if first else "    return out"]
+    src = "\n".join(head + lines + tail) + "\n"
+    scope = dict(g.ns)
+    exec(compile(src, f"<{name}>", "exec"), scope)  # noqa: S102 - see the module docstring
+    return scope[name], src
+
+
 def generate(ir: Any, name: str = "rule") -> tuple[str, dict[str, Any]]:
     """The source of ``def <name>(e)`` and the namespace its defaults come from."""
     g = _Gen()

@@ -85,7 +85,7 @@ class INot:
 class ICheck:
     left: Operand
     op: str  # base operator ("=", "contains", "in", "exists", ...)
-    text: str  # canonical text of the check, for debugging
+    node: Any  # the AST check (``ast.as_string(node)`` for messages and debugging)
     mod: str | None = None
     #: the parsed constant: scalar, frozenset (in/intersects), list (pmatch/modifiers)
     value: Any = None
@@ -121,7 +121,7 @@ class ConditionCompiler:
             raise CompileError(f"filter error: unexpected identifier '{node.name}'")
         if isinstance(node, ast.UnaryCheck):
             left = self.operand(node.left)
-            return ICheck(left, "exists", ast.as_string(node))
+            return ICheck(left, "exists", node)
         if isinstance(node, ast.BinaryCheck):
             return self.binary(node)
         raise CompileError(f"filter error: unexpected node {type(node).__name__}")
@@ -158,7 +158,7 @@ class ConditionCompiler:
             match = "any"
         elif MATCH_ENDPOINTS in spec.properties:
             match = "endpoints"
-        key = ast.as_string(node)
+        key = node.name if node.arg is None else f"{node.name}[{ast.escape_str(node.arg)}]"
         return Operand(key, spec.binder(arg), spec.type, spec.is_list, match, spec,
                        spec.name, arg)
 
@@ -223,7 +223,7 @@ class ConditionCompiler:
         op, _, mod = node.op.partition(" ")
         mod = mod or None
         left = self.operand(node.left)
-        text = ast.as_string(node)
+        text = node
         right_node = node.right
         if mod is not None:
             if left.is_list:
@@ -269,7 +269,7 @@ class ConditionCompiler:
             chk.pred = scalar_pred(op, vals[0], left.type)
         return chk
 
-    def field_rhs(self, node: ast.BinaryCheck, op: str, left: Operand, text: str) -> ICheck:
+    def field_rhs(self, node: ast.BinaryCheck, op: str, left: Operand, text: Any) -> ICheck:
         right = self.operand(node.right)
         if op in ("pmatch", "regex"):
             raise CompileError(f"operator '{op.upper()}' doesn't support right-hand side fields")

@@ -13,11 +13,11 @@ from ..api import SYSCALL_SOURCE, Event
 from ..errors import ConfigError
 from ..priority import Priority
 from . import ast
-from .codegen import compile_rule
+from .codegen import compile_dispatch, compile_rule, fold_event_type
 from .collector import RuleInfo, parse_semver
 from .compile import ConditionCompiler
 from .evttypes import ALL, NO_EVTTYPE_THRESHOLD, EvtSet, event_types
-from .fields import FieldCatalog, iso8601
+from .fields import BASE_FIELDS, FieldCatalog, iso8601
 from .interp import ExtractionErrors, evaluate
 from .loader import CompiledCondition, Loader, RulesContent
 from .output import CONTAINER_INFO_WARNING, OutputFormat, json_value, strip_container_info
@@ -28,6 +28,7 @@ from .values import CompileError
 __all__ = ["CompiledRule", "LoadResult", "Match", "RulesContent", "RulesEngine",
            "SourceEvaluator"]
 
+BASE_EVT_TYPE = next(f for f in BASE_FIELDS if f.name == "evt.type")
 _DEPRECATED_OUTPUT_FIELDS = ("evt.dir", "evt.latency", "evt.wait_latency")
 
 
@@ -49,13 +50,25 @@ class CompiledRule:
     capture_duration: int = 0
     #: the condition after exceptions and list substitution, and the canonical AST text
     expanded_condition: str = ""
-    compiled_condition: str = ""
+    condition_ast: Any = field(default=None, repr=False)
     exception_fields: tuple[str, ...] = ()
     event_types: EvtSet = ALL
     ir: Any = None
     fn: Any = None
     source_code: str = ""
     info: RuleInfo | None = field(default=None, repr=False)
+
+    def function(self) -> Any:
+        """The rule's own generated function ``fn(event) -> bool`` (built on first use;
+        evaluators run the per-event-type dispatch functions instead)."""
+        if self.fn is None:
+            self.fn, self.source_code = compile_rule(self.ir, "rule", f"<rule {self.name}>")
+        return self.fn
+
+    @property
+    def compiled_condition(self) -> str:
+        """The canonical text of the resolved condition (Falco's "compiled condition")."""
+        return ast.as_string(self.condition_ast) if self.condition_ast is not None else ""
 
 
 class Match:
@@ -91,7 +104,9 @@ class Match:
 
 
 class SourceEvaluator:
-    """Evaluates the enabled rules of one source; only rules indexed for ``event.type`` run."""
+    """Evaluates the enabled rules of one source. Per event type, the rules that can match it
+    (the evttype index) run in rule order inside one generated function; it is built the first
+    time the type is seen."""
 
     def __init__(self, source: str, entries: list[tuple[CompiledRule, Match]],
                  rule_matching: str = "first") -> None:
@@ -100,7 +115,7 @@ class SourceEvaluator:
         self.source = source
         self.first = rule_matching == "first"
         self._entries = entries
-        self._by_type: dict[str, tuple[tuple[Any, Match], ...]] = {}
+        self._dispatch: dict[str, Any] = {}
         self._errors = ExtractionErrors()
         self.rule_errors = 0
         self.event_types: frozenset[str] | None = self._types()
@@ -114,44 +129,36 @@ class SourceEvaluator:
             names |= s.names
         return frozenset(names)
 
-    def _for_type(self, etype: str) -> tuple[tuple[Any, Match], ...]:
-        lst = tuple((rule.fn, m) for rule, m in self._entries
-                    if rule.source != SYSCALL_SOURCE or rule.event_types.contains(etype)
-                    or etype == "asyncevent")
-        self._by_type[etype] = lst
-        return lst
+    def rules_for_type(self, etype: str) -> list[tuple[CompiledRule, Match]]:
+        """The rules indexed for events of type ``etype``, in rule order."""
+        return [(rule, m) for rule, m in self._entries
+                if rule.source != SYSCALL_SOURCE or rule.event_types.contains(etype)]
 
-    def _fallback(self, match: Match, event: Event) -> bool:
-        """The generated function raised (an extractor or comparison failed): evaluate with
-        the interpreter, which treats a failing extraction as a missing value."""
+    def _build(self, etype: str) -> Any:
+        entries = self.rules_for_type(etype)
+        irs = [(fold_event_type(rule.ir, etype, BASE_EVT_TYPE), m) for rule, m in entries]
+
+        def fallback(i: int, event: Event) -> bool:
+            return self._fallback(entries[i][0], event)
+
+        fn, _src = compile_dispatch(irs, self.first, fallback, "dispatch")
+        self._dispatch[etype] = fn
+        return fn
+
+    def _fallback(self, rule: CompiledRule, event: Event) -> bool:
+        """The generated code raised (an extractor or a comparison failed): evaluate the rule
+        with the interpreter, which treats a failing extraction as a missing value."""
         try:
-            return evaluate(match.rule.ir, event, self._errors)
+            return evaluate(rule.ir, event, self._errors)
         except Exception:
             self.rule_errors += 1
             return False
 
     def process(self, event: Event) -> list[Match]:
-        lst = self._by_type.get(event.type)
-        if lst is None:
-            lst = self._for_type(event.type)
-        if self.first:
-            for fn, match in lst:
-                try:
-                    if fn(event):
-                        return [match]
-                except Exception:
-                    if self._fallback(match, event):
-                        return [match]
-            return []
-        out = []
-        for fn, match in lst:
-            try:
-                hit = fn(event)
-            except Exception:
-                hit = self._fallback(match, event)
-            if hit:
-                out.append(match)
-        return out
+        fn = self._dispatch.get(event.type)
+        if fn is None:
+            fn = self._build(event.type)
+        return fn(event)
 
     @property
     def rules(self) -> list[CompiledRule]:
@@ -183,6 +190,9 @@ class RulesEngine:
     def load(self, contents: Sequence[RulesContent]) -> LoadResult:
         loader = Loader(self.catalog, set(self.loaded_sources))
         self._loader = loader
+        # every content triggers a compile of everything collected so far (Falco's per-file
+        # load_rules): a rule whose text, macros, output and flags are unchanged is reused
+        self._compile_cache: dict[Any, tuple[CompiledCondition, list[tuple[Any, ...]]]] = {}
         result = LoadResult()
         for content in contents:
             fr = FileResult(content.name)
@@ -191,8 +201,8 @@ class RulesEngine:
             if fr.errors:
                 continue
             compiled = loader.compile(
-                fr, lambda rule, node, ctx, text, fr=fr: self._compile_condition(
-                    loader, rule, node, ctx, text))
+                fr, lambda rule, node, ctx, text, fp: self._compile_condition(
+                    loader, rule, node, ctx, text, fp))
             if compiled is not None and not fr.errors:
                 self._rules = [self._make_rule(lr.info, lr.condition_text, lr.compiled)
                                for lr in compiled]
@@ -200,7 +210,25 @@ class RulesEngine:
         return result
 
     def _compile_condition(self, loader: Loader, rule: RuleInfo, node: ast.Node, ctx: Ctx,
-                           text: str) -> CompiledCondition:
+                           text: str, fingerprint: Any) -> CompiledCondition:
+        out_text, had_info = strip_container_info(rule.output)
+        if had_info:
+            loader.warn("LOAD_DEPRECATED_ITEM", CONTAINER_INFO_WARNING, ctx)
+            rule.output = out_text
+        key = (rule.source, fingerprint, out_text, rule.warn_evttypes)
+        cached = self._compile_cache.get(key)
+        if cached is None:
+            cached = self._compile_uncached(loader, rule, node, text, out_text)
+            self._compile_cache[key] = cached
+        cc, warns = cached
+        for code, msg, dep in warns:
+            loader.warn(code, msg, ctx, deprecated_field=dep)
+        return cc
+
+    def _compile_uncached(self, loader: Loader, rule: RuleInfo, node: ast.Node, text: str,
+                          out_text: str) -> tuple[CompiledCondition, list[tuple[Any, ...]]]:
+        from .compile import DEPRECATED_FIELDS
+
         fields = self.catalog.fields(rule.source)
         assert fields is not None
         comp = ConditionCompiler(fields)
@@ -211,37 +239,31 @@ class RulesEngine:
                 self._check_event_names(ir)
         except CompileError as exc:
             raise loader.condition_error(str(exc), rule, text, 0) from None
+        warns: list[tuple[Any, ...]] = []
         w = comp.warnings
         for msg in w.condition:
-            loader.warn("LOAD_COMPILE_CONDITION", msg, ctx)
+            warns.append(("LOAD_COMPILE_CONDITION", msg, None))
         if w.unsafe_na:
-            loader.warn("LOAD_UNSAFE_NA_CHECK", "", ctx)
-        from .compile import DEPRECATED_FIELDS
-
+            warns.append(("LOAD_UNSAFE_NA_CHECK", "", None))
         for f in w.deprecated_fields:
-            loader.warn("LOAD_DEPRECATED_ITEM", DEPRECATED_FIELDS[f], ctx, deprecated_field=f)
+            warns.append(("LOAD_DEPRECATED_ITEM", DEPRECATED_FIELDS[f], f))
         if (rule.source == SYSCALL_SOURCE and rule.warn_evttypes and not evts.is_empty
                 and evts.code_count() > NO_EVTTYPE_THRESHOLD):
-            loader.warn("LOAD_NO_EVTTYPE", "Rule matches too many evt.type values. This has a "
-                        "significant performance penalty.", ctx)
-        # the rule's own output is validated at load time
-        out_text, had_info = strip_container_info(rule.output)
-        if had_info:
-            loader.warn("LOAD_DEPRECATED_ITEM", CONTAINER_INFO_WARNING, ctx)
-            rule.output = out_text
+            warns.append(("LOAD_NO_EVTTYPE", "Rule matches too many evt.type values. This has "
+                          "a significant performance penalty.", None))
         for f in _DEPRECATED_OUTPUT_FIELDS:
             if "%" + f in out_text:
-                loader.warn("LOAD_DEPRECATED_ITEM",
-                            f"usage of deprecated field '{f}' has been detected in the rule "
-                            "output", ctx, deprecated_field=f)
+                warns.append(("LOAD_DEPRECATED_ITEM", f"usage of deprecated field '{f}' has "
+                              "been detected in the rule output", f))
+        # the rule's own output is validated at load time
         try:
             OutputFormat(out_text, fields)
         except CompileError as exc:
-            octx = ctx.child("rule output", "", rule.output_node)
+            octx = rule.ctx.child("rule output", "", rule.output_node)
             raise octx.error(str(exc), code="LOAD_ERR_COMPILE_OUTPUT") from None
         cc = CompiledCondition(node, ir, w)
         cc.evts = evts  # type: ignore[attr-defined]
-        return cc
+        return cc, warns
 
     def _check_event_names(self, ir: Any) -> None:
         from .compile import IAnd, ICheck, INot, IOr
@@ -276,7 +298,7 @@ class RulesEngine:
             source=info.source, condition=info.condition, output=info.output,
             enabled=info.enabled, index=info.index, capture=info.capture,
             capture_duration=info.capture_duration, expanded_condition=text,
-            compiled_condition=ast.as_string(cc.ast), exception_fields=tuple(exc_fields),
+            condition_ast=cc.ast, exception_fields=tuple(exc_fields),
             event_types=getattr(cc, "evts", ALL), ir=cc.ir, info=info,
         )
         return rule
@@ -357,9 +379,6 @@ class RulesEngine:
         for rule in self._rules:
             if rule.source != source or not self.is_active(rule):
                 continue
-            if rule.fn is None:
-                rule.fn, rule.source_code = compile_rule(
-                    rule.ir, "rule", f"<rule {rule.name}>")
             assert fields is not None
             entries.append((rule, self._match_for(rule, fields)))
         return SourceEvaluator(source, entries, rule_matching)

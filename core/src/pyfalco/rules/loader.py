@@ -94,6 +94,11 @@ class Loader:
         self.collector.field_validator = self._valid_exception_field
         self._current: FileResult | None = None
         self._texts: dict[str, str] = {}
+        # conditions are re-parsed on every compile (one per rules content): ASTs are never
+        # mutated, so identical texts share one parse
+        self._parse_cache: dict[str, ast.Node] = {}
+        self._macro_text: dict[str, str] = {}
+        self._macro_deps: dict[str, frozenset[str]] = {}
 
     # -- messages -------------------------------------------------------------------------
     def _warn(self, code: str, message: str, ctx: Ctx | None, snip: str = "",
@@ -357,8 +362,13 @@ class Loader:
 
     def _parse_condition(self, text: str, ctx: Ctx, node: yaml.Node | None,
                          item_type: str) -> ast.Node:
+        cached = self._parse_cache.get(text)
+        if cached is not None:
+            return cached
         try:
-            return parse(text)
+            tree = parse(text)
+            self._parse_cache[text] = tree
+            return tree
         except ParseError as exc:
             raise self._condition_error("LOAD_ERR_COMPILE_CONDITION", exc.message, exc.pos,
                                         text, ctx, node, item_type) from None
@@ -383,9 +393,11 @@ class Loader:
         for mac in sorted(col.macros.values(), key=lambda x: x.index):
             mac.used = False
             text = self._substitute(mac.condition, lists)
+            self._macro_text[mac.name] = text
             parsed[mac.name] = (mac, self._parse_condition(text, mac.ctx, mac.cond_node,
                                                            "macro condition"))
         self._resolved: dict[str, ast.Node] = {}
+        self._macro_deps = {}
         for name in parsed:
             self._resolve_macro(name, parsed, [])
         return parsed
@@ -399,13 +411,16 @@ class Loader:
         if name in stack:
             raise mac.ctx.error(f"reference loop in macro '{name}'", code="LOAD_ERR_VALIDATE")
         stack.append(name)
-        out = self._resolve(node, parsed, mac.visibility, stack, mac.ctx)
+        deps: set[str] = set()
+        out = self._resolve(node, parsed, mac.visibility, stack, mac.ctx, deps)
         stack.pop()
         self._resolved[name] = out
+        self._macro_deps[name] = frozenset(deps)
         return out
 
     def _resolve(self, node: ast.Node, parsed: dict[str, tuple[MacroInfo, ast.Node]],
-                 visibility: int, stack: list[str], ctx: Ctx) -> ast.Node:
+                 visibility: int, stack: list[str], ctx: Ctx, deps: set[str]) -> ast.Node:
+        """Substitute macro references; ``deps`` collects every macro reached."""
         if isinstance(node, ast.Identifier):
             entry = parsed.get(node.name)
             if entry is None or entry[0].index >= visibility:
@@ -415,15 +430,18 @@ class Loader:
             if node.name in stack:
                 raise entry[0].ctx.error(f"reference loop in macro '{node.name}'",
                                          code="LOAD_ERR_VALIDATE")
-            return self._resolve_macro(node.name, parsed, stack)
+            out = self._resolve_macro(node.name, parsed, stack)
+            deps.add(node.name)
+            deps.update(self._macro_deps.get(node.name, ()))
+            return out
         if isinstance(node, ast.And):
-            return ast.And([self._resolve(c, parsed, visibility, stack, ctx)
+            return ast.And([self._resolve(c, parsed, visibility, stack, ctx, deps)
                             for c in node.children], pos=node.pos)
         if isinstance(node, ast.Or):
-            return ast.Or([self._resolve(c, parsed, visibility, stack, ctx)
+            return ast.Or([self._resolve(c, parsed, visibility, stack, ctx, deps)
                            for c in node.children], pos=node.pos)
         if isinstance(node, ast.Not):
-            return ast.Not(self._resolve(node.child, parsed, visibility, stack, ctx),
+            return ast.Not(self._resolve(node.child, parsed, visibility, stack, ctx, deps),
                            pos=node.pos)
         return node
 
@@ -473,11 +491,14 @@ class Loader:
                 continue
             text = self._substitute(self.build_exceptions(rule), lists)
             node = self._parse_condition(text, rule.ctx, rule.cond_node, "rule condition")
-            node = self._resolve(node, macros, big, [], rule.ctx)
+            deps: set[str] = set()
+            node = self._resolve(node, macros, big, [], rule.ctx, deps)
             loaded = LoadedRule(rule, text)
             if compile_rule is not None:
+                # what the typed result depends on: the text and every macro reached
+                fingerprint = (text, tuple(sorted((d, self._macro_text[d]) for d in deps)))
                 try:
-                    loaded.compiled = compile_rule(rule, node, rule.ctx, text)
+                    loaded.compiled = compile_rule(rule, node, rule.ctx, text, fingerprint)
                 except ItemError as exc:
                     if rule.skip_if_unknown_filter and any(
                             mk in exc.message for mk in _UNKNOWN_FILTER_MARKERS):

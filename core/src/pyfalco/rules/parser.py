@@ -220,10 +220,16 @@ class _Parser:
     def parse(self) -> ast.Node:
         if not self.text:
             raise ParseError("filter input string is empty", 0)
+        # each depth level is about one Python frame: make room for Falco's limit of 1000
         limit = sys.getrecursionlimit()
-        if limit < self.max_depth * 3:
-            sys.setrecursionlimit(self.max_depth * 3)
-        node = self.parse_or()
+        need = self.max_depth * 2 + 200
+        if limit < need:
+            sys.setrecursionlimit(need)
+        try:
+            node = self.parse_or()
+        finally:
+            if limit < need:
+                sys.setrecursionlimit(limit)
         if self.i != self.n:
             raise self.error(f"unexpected token after '{self.last}', expecting 'or', 'and'")
         return node

@@ -16,7 +16,7 @@ from typing import BinaryIO
 from pyfalco.api import Event
 
 from .batching import BATCH_SIZE, BatchingInstance
-from .payload import split_audit_payload
+from .payload import events_from_line
 
 _READ_CHUNK = 1 << 16
 
@@ -83,9 +83,13 @@ class OneShotInstance(BatchingInstance):
             return b""
         return line
 
+    def _where(self) -> str:
+        return f"{self._name}:{self._lineno}"
+
     def next_batch(self) -> Sequence[Event] | None:
-        stats, max_size = self.stats, self.max_event_size
-        while len(self._pending) < BATCH_SIZE:
+        stats, max_size, pid, where = self.stats, self.max_event_size, self.plugin_id, self._where
+        pending = self._pending
+        while len(pending) < BATCH_SIZE:
             if self._fh is None:
                 break
             line = self._read_line()
@@ -93,13 +97,9 @@ class OneShotInstance(BatchingInstance):
                 if not self._open_next():
                     break
                 continue
-            if not line.strip():
-                continue
-            events, _ = split_audit_payload(
-                line, max_event_size=max_size, stats=stats,
-                where=f"{self._name}:{self._lineno}")
-            self._pending.extend(events)
-        if self._pending:
+            pending.extend(events_from_line(
+                line, max_event_size=max_size, stats=stats, plugin_id=pid, where=where))
+        if pending:
             return self._take()
         return None
 
@@ -202,17 +202,19 @@ class TailInstance(BatchingInstance):
         self._partial = lines.pop()
         for line in lines:
             self._lineno += 1
-            if line.strip():
-                events, _ = split_audit_payload(
+            if line:
+                self._pending.extend(events_from_line(
                     line, max_event_size=self.max_event_size, stats=self.stats,
-                    where=f"{self.path}:{self._lineno}")
-                self._pending.extend(events)
+                    plugin_id=self.plugin_id, where=self._where))
         if len(self._partial) > self.max_line:
             self.count("drops_line_too_long")
             self.count("drops")
             self.stats.error(f"{self.path}:{self._lineno + 1}: line longer than "
                              f"{self.max_line} bytes, skipped")
             self._partial, self._skipping = b"", True
+
+    def _where(self) -> str:
+        return f"{self.path}:{self._lineno}"
 
     def next_batch(self) -> Sequence[Event] | None:
         if not self._pending:
