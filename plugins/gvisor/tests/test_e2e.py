@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import json
 import signal
+import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -36,6 +38,12 @@ OURS = {"gVisor sensitive file read", "gVisor shell spawned", "gVisor outbound c
 STOCK = "Read sensitive file untrusted"
 
 
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 class Falco:
     """pyfalco in the background with JSON alerts on stdout."""
 
@@ -43,13 +51,18 @@ class Falco:
         self.sock = tmp / "gvisor.sock"
         self.session = tmp / "session.json"
         self.session.write_text(generate_config(str(self.sock)))
+        self.port = free_port()
         config = tmp / "falco.yaml"
         config.write_text(
             "engine:\n  kind: gvisor\n  gvisor:\n"
             f"    config: {self.session}\n    root: {tmp / 'no-root'}\n"
             "json_output: true\nstdout_output:\n  enabled: true\n"
-            "syslog_output:\n  enabled: false\nwebserver:\n  enabled: false\n"
+            "syslog_output:\n  enabled: false\n"
+            # Prometheus metrics: the engine's counters (runsc's dropped count among them)
+            f"webserver:\n  enabled: true\n  listen_address: 127.0.0.1\n"
+            f"  listen_port: {self.port}\n  prometheus_metrics_enabled: true\n"
             "log_syslog: false\nrules_files: []\nrule_matching: all\n"
+            "metrics:\n  enabled: true\n  interval: 1s\n  output_rule: false\n"
         )
         self.out = open(tmp / "falco.out", "w+")
         self.err = open(tmp / "falco.err", "w+")
@@ -64,6 +77,11 @@ class Falco:
                 self.stop()
                 raise AssertionError(f"pyfalco did not start: {self.stderr()}")
             time.sleep(0.05)
+
+    def metrics(self) -> str:
+        url = f"http://127.0.0.1:{self.port}/metrics"
+        with urllib.request.urlopen(url, timeout=10) as resp:
+            return resp.read().decode()
 
     def alerts(self) -> list[dict]:
         self.out.flush()
@@ -109,6 +127,7 @@ def test_actions_in_sandboxes_fire_rules_with_process_file_and_container(tmp_pat
                         if x["rule"] in OURS}) >= 8 and any(x["rule"] == STOCK for x in alerts)
 
         alerts = wait_alerts(falco, complete)
+        metrics = falco.metrics()
     finally:
         rc = falco.stop()
     assert rc == 0, falco.stderr()
@@ -132,3 +151,13 @@ def test_actions_in_sandboxes_fire_rules_with_process_file_and_container(tmp_pat
     assert shells >= {"bash", "sh"}
     conn = by_rule["gVisor outbound connection"][0]["output_fields"]
     assert conn["fd.name"].endswith("->127.0.0.1:8080") and conn["proc.name"] == "python3"
+    # the engine's counters reach the metrics: Falco's scap.n_* names and runsc's dropped count
+    samples = {line.split("{")[0]: line for line in metrics.splitlines()
+               if line.startswith("falcosecurity_scap_")}
+    for name in ("n_evts", "n_drops", "n_drops_bug", "gvisor_dropped", "connections"):
+        assert f"falcosecurity_scap_{name}_total" in samples, sorted(samples)
+    def value(name: str) -> float:
+        return float(samples[f"falcosecurity_scap_{name}_total"].rsplit(" ", 1)[1])
+
+    assert value("connections") == 2 and value("n_drops_bug") == 0
+    assert value("n_evts") > 100

@@ -156,3 +156,5 @@ def test_dropped_count_surfaces_in_counters(instance):
     drain(instance, 2)
     c = instance.counters()
     assert c["gvisor_dropped"] == 40 and c["drops"] == 40
+    assert c["n_drops"] == 40 and c["n_drops_bug"] == 0 and c["n_drops_buffer_total"] == 40
+    assert c["n_evts"] == c["events"] == 2
