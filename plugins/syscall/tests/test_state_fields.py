@@ -181,3 +181,28 @@ def test_sockaddr_and_socktuple_accept_wire_bytes():
                                                                 "fd": 4})
     st.parse(c)
     assert extract("fd.name", c) == "127.0.0.1:5555->127.0.0.1:80"
+
+
+def test_seed_from_the_ebpf_proc_scan():
+    """The eBPF driver's /proc scan records seed the state (threads, cwd, fds)."""
+    import os
+
+    from pyfalco_syscall.ebpf.procscan import scan as ebpf_scan
+    from pyfalco_syscall.state import seed_from_procs
+
+    st = SyscallState()
+    scan = ebpf_scan()
+    assert seed_from_procs(scan.procs, st) == len(scan.procs)
+    me = st.lookup_thread(os.getpid())
+    assert me is not None and me.pid == os.getpid() and me.cwd == os.getcwd()
+    assert me.fds and all(isinstance(f, FdInfo) for f in me.fds.values())
+
+
+def test_scan_proc_seeds_live_host():
+    import os
+
+    st = SyscallState()
+    assert st.scan_proc() > 0
+    me = st.lookup_thread(os.getpid())
+    assert me is not None and me.cwd == os.getcwd() and (0 in me.fds or 1 in me.fds)
+    assert st.user_name(0) == "root"
