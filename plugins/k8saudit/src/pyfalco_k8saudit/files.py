@@ -62,40 +62,37 @@ class OneShotInstance(BatchingInstance):
         self._name, self._lineno = str(f), 0
         return True
 
-    def _read_line(self) -> bytes | None:
-        """The next line of the current file (without its newline) or None at its end. An
-        over-long line is skipped and counted; it comes back as b''."""
+    def _skip_long_line(self) -> None:
+        """The rest of an over-long line is read and discarded (never kept), and counted."""
         fh = self._fh
         assert fh is not None
-        line = fh.readline(self.max_line + 1)
-        if not line:
-            return None
-        self._lineno += 1
-        if len(line) > self.max_line and not line.endswith(b"\n"):
-            while True:  # skip the rest of the line without keeping it
-                rest = fh.readline(_READ_CHUNK)
-                if not rest or rest.endswith(b"\n"):
-                    break
-            self.count("drops_line_too_long")
-            self.count("drops")
-            self.stats.error(
-                f"{self._name}:{self._lineno}: line longer than {self.max_line} bytes, skipped")
-            return b""
-        return line
+        while True:
+            rest = fh.readline(_READ_CHUNK)
+            if not rest or rest.endswith(b"\n"):
+                break
+        self.count("drops_line_too_long")
+        self.count("drops")
+        self.stats.error(
+            f"{self._name}:{self._lineno}: line longer than {self.max_line} bytes, skipped")
 
     def _where(self) -> str:
         return f"{self._name}:{self._lineno}"
 
     def next_batch(self) -> Sequence[Event] | None:
         stats, max_size, pid, where = self.stats, self.max_event_size, self.plugin_id, self._where
-        pending = self._pending
+        pending, max_line = self._pending, self.max_line
         while len(pending) < BATCH_SIZE:
-            if self._fh is None:
+            fh = self._fh
+            if fh is None:
                 break
-            line = self._read_line()
-            if line is None:
+            line = fh.readline(max_line + 1)
+            if not line:
                 if not self._open_next():
                     break
+                continue
+            self._lineno += 1
+            if len(line) > max_line and line[-1:] != b"\n":
+                self._skip_long_line()
                 continue
             pending.extend(events_from_line(
                 line, max_event_size=max_size, stats=stats, plugin_id=pid, where=where))
