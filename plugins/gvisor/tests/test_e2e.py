@@ -47,7 +47,7 @@ def free_port() -> int:
 class Falco:
     """pyfalco in the background with JSON alerts on stdout."""
 
-    def __init__(self, tmp: Path, rules: list[Path]) -> None:
+    def __init__(self, tmp: Path, rules: list[Path], root: str = "") -> None:
         self.sock = tmp / "gvisor.sock"
         self.session = tmp / "session.json"
         self.session.write_text(generate_config(str(self.sock)))
@@ -55,7 +55,7 @@ class Falco:
         config = tmp / "falco.yaml"
         config.write_text(
             "engine:\n  kind: gvisor\n  gvisor:\n"
-            f"    config: {self.session}\n    root: {tmp / 'no-root'}\n"
+            f"    config: {self.session}\n    root: {root or tmp / 'no-root'}\n"
             "json_output: true\nstdout_output:\n  enabled: true\n"
             "syslog_output:\n  enabled: false\n"
             # Prometheus metrics: the engine's counters (runsc's dropped count among them)
@@ -161,3 +161,29 @@ def test_actions_in_sandboxes_fire_rules_with_process_file_and_container(tmp_pat
 
     assert value("connections") == 2 and value("n_drops_bug") == 0
     assert value("n_evts") > 100
+
+
+def test_running_sandbox_is_attached_and_its_processes_known(tmp_path):
+    # A sandbox started without any trace session; pyfalco attaches to it at start
+    # (runsc trace create --force) and learns its processes (runsc trace procfs): the loop's
+    # shell, which started before pyfalco, is the known parent of the reads that follow.
+    loop = "while :; do cat /etc/shadow > /dev/null; sleep 0.3; done"
+    with Sandbox(["/bin/sh", "-c", loop], None, tmp_path) as sb:
+        root = sb.state_root()
+        time.sleep(1)
+        falco = Falco(tmp_path, [DATA / "e2e_rules.yaml"], root=root)
+        try:
+            alerts = wait_alerts(falco, lambda a: any(
+                x["rule"] == "gVisor sensitive file read" for x in a), timeout=30)
+            metrics = falco.metrics()
+        finally:
+            rc = falco.stop()
+    assert rc == 0, falco.stderr()
+    reads = [a["output_fields"] for a in alerts if a["rule"] == "gVisor sensitive file read"]
+    assert reads, falco.stderr()
+    assert reads[0]["proc.name"] == "cat" and reads[0]["fd.name"] == "/etc/shadow"
+    assert reads[0]["container.id"].startswith("runsc-")
+    assert reads[0]["proc.pname"] == "sh"
+    seeded = [line for line in metrics.splitlines()
+              if line.startswith("falcosecurity_scap_seeded_processes_total")]
+    assert seeded and float(seeded[0].rsplit(" ", 1)[1]) >= 1  # the loop's sh, from procfs
