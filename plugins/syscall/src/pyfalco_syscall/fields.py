@@ -31,7 +31,10 @@ from .state import (
     FD_FILE,
     FD_FILE_V2,
     FD_INOTIFY,
+    FD_IPV4_SERVSOCK,
     FD_IPV4_SOCK,
+    FD_IPV6_SERVSOCK,
+    FD_IPV6_SOCK,
     FD_SIGNALFD,
     FD_TIMERFD,
     FD_TYPE_INFO,
@@ -39,7 +42,6 @@ from .state import (
     L4_NAMES,
     NO_ID,
     O_F_CREATED,
-    ROLE_CLIENT,
     ROLE_SERVER,
     FdInfo,
     ThreadInfo,
@@ -390,8 +392,23 @@ def _is_open_create(e: SyscallEvent) -> bool:
     return bool(f & O_F_CREATED)
 
 
+_IO_CATEGORIES = frozenset({32, 33, 34})  # EC_IO_READ, EC_IO_WRITE, EC_IO_OTHER
+_FD_SUBCATEGORY = {
+    FD_FILE: "file", FD_FILE_V2: "file", FD_DIRECTORY: "file", FD_IPV4_SOCK: "net",
+    FD_IPV6_SOCK: "net", FD_IPV4_SERVSOCK: "net", FD_IPV6_SERVSOCK: "net", FD_FIFO: "ipc",
+    FD_UNIX_SOCK: "ipc", FD_EVENT: "ipc", FD_SIGNALFD: "ipc", FD_INOTIFY: "ipc",
+    18: "ipc",  # userfaultfd
+}
+
+
 def _category(e: SyscallEvent) -> str:
-    return CATEGORY_NAMES.get(e.info.low_category, "unknown")
+    """libsinsp ``sinsp_evt::get_category``: I/O events (EC_IO_*) are named by the subcategory
+    of the fd they use ('file', 'net', 'ipc', 'other'; 'unknown' without an fd info)."""
+    low = e.info.low_category
+    if low in _IO_CATEGORIES:
+        f = event_fdinfo(e)
+        return "unknown" if f is None else _FD_SUBCATEGORY.get(f.type, "other")
+    return CATEGORY_NAMES.get(low, "unknown")
 
 
 def _is_io(e: SyscallEvent) -> bool:
@@ -521,6 +538,20 @@ def _fdf(fn: Callable[[FdInfo], Any]) -> Callable[[Any], Any]:
     return extract
 
 
+def _path_part(fn: Callable[[FdInfo], Any], part: Callable[[str], Any]) -> Callable[[Any], Any]:
+    """fd.directory / fd.filename, also on open exits without an fd (failed opens): from the
+    path fd.name falls back to."""
+    def extract(e: Any) -> Any:
+        if not e.info.fd_events:
+            return None
+        f = event_fdinfo(e)
+        if f is not None:
+            return fn(f)
+        full = e.param("_fullpath") if e.info.is_exit else None
+        return part(full) if full else None
+    return extract
+
+
 def _is_file(f: FdInfo) -> bool:
     return f.type in (FD_FILE, FD_FILE_V2, FD_DIRECTORY)
 
@@ -565,7 +596,7 @@ def _server(f: FdInfo) -> tuple[bytes | None, int | None]:
 def _local(f: FdInfo, st: Any) -> tuple[bytes | None, int | None]:
     c, s = _client(f), _server(f)
     if f.is_servsock:
-        return s
+        return None, None  # libsinsp: local/remote sides exist for connected sockets only
     if c[0] is not None and st.is_local_ip(c[0]):
         return c
     return s
@@ -626,7 +657,7 @@ def _is_server(f: FdInfo, st: Any) -> bool | None:
         return True
     if not f.is_inet:
         return f.role == ROLE_SERVER if f.type == FD_UNIX_SOCK else None
-    return st.is_local_ip(f.dip) if f.role != ROLE_CLIENT else False
+    return st.is_local_ip(f.dip)
 
 
 def _sockfamily(f: FdInfo) -> str | None:
@@ -793,9 +824,9 @@ PROC_FIELDS = [
     _f("proc.tty", T.UINT32, "The controlling terminal of the process. 0 for processes without "
        "a terminal.", _thr(lambda t: t.tty)),
     _f("proc.pid", T.INT64, "the id of the process generating the event.",
-       _thr(lambda t: t.pid if t.pid >= 0 else None)),
+       _thr(lambda t: t.pid)),
     _f("proc.ppid", T.INT64, "the pid of the parent of the process generating the event.",
-       _parent_fn(lambda t: t.pid)),
+       _main_fn(lambda t: t.ptid if t.pid >= 0 else None)),
     _f("proc.apid", T.INT64, "the pid for a specific process ancestor.",
        _anc_fn(lambda t: t.pid), arg=IDX, props=(MATCH_ANY, NO_TRANSFORM, NO_RHS)),
     _f("proc.vpid", T.INT64, "the id of the process generating the event as seen from its "
@@ -948,7 +979,7 @@ FD_FIELDS = [
     _f("fd.name", T.CHARBUF, "FD full name. If the fd is a file, this field contains the full "
        "path. If the FD is a socket, this field contain the connection tuple.", _fd_name),
     _f("fd.directory", T.CHARBUF, "If the fd is a file, the directory that contains it.",
-       _fdf(_directory)),
+       _path_part(_directory, lambda p: p.rpartition("/")[0] or "/")),
     _f("fd.filename", T.CHARBUF, "If the fd is a file, the filename without the path.",
        _fdf(_filename)),
     _f("fd.ip", T.IPADDR, "matches the ip address (client or server) of the fd.",

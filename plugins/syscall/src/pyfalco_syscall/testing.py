@@ -65,3 +65,183 @@ def replay_rows(path: str | Path, refs: Iterable[str],
                 row[r] = fn(evt)
             rows.append(row)
     return rows
+
+
+def compile_filters(filters: Iterable[str]) -> Any:
+    """A ``SourceEvaluator`` (rule_matching="all") with one rule per filter, named ``f<i>``, over
+    the syscall plugin's fields and the core's base fields (through the real rules engine)."""
+    import json
+
+    from pyfalco.plugins import collect, get_plugin_manager
+    from pyfalco.rules import FieldCatalog, RulesContent, RulesEngine
+
+    from . import plugin
+
+    pm, failures = get_plugin_manager(autoload=False, plugins=[plugin])
+    registry = collect(pm, failures)
+    catalog = FieldCatalog.from_registry(registry)
+    engine = RulesEngine(catalog, loaded_sources=["syscall"],
+                         plugin_versions={"syscall": registry.plugins["syscall"].required_version})
+    docs = []
+    for i, flt in enumerate(filters):
+        docs.append(f"- rule: f{i}\n  desc: filter {i}\n  condition: {json.dumps(flt)}\n"
+                    f"  output: f{i}\n  priority: INFO\n")
+    result = engine.load([RulesContent(name="filters.yaml", text="".join(docs))])
+    if not result.ok:
+        raise ValueError(result.as_text(verbose=True))
+    return engine.evaluator("syscall", rule_matching="all")
+
+
+def replay_matches(path: str | Path, filters: list[str], state: SyscallState | None = None,
+                   oracle_event_max: int = 336) -> dict[int, set[tuple[int, int, str]]]:
+    """For each filter index, the (ts, tid, type) of the visible exit events it matches (event
+    ids below ``oracle_event_max``: sysdig 0.29.3 skips newer types)."""
+    ev = compile_filters(filters)
+    st = state or default_state()
+    inst = ReplayInstance(path, st)
+    out: dict[int, set[tuple[int, int, str]]] = {i: set() for i in range(len(filters))}
+    while (batch := inst.next_batch()) is not None:
+        for evt in batch:
+            st.parse(evt)
+            matches = ev.process(evt)
+            if evt.info.dir != "<" or evt.etype >= oracle_event_max:
+                continue  # compared with the oracle on the exit events it knows
+            for m in matches:
+                out[int(m.rule.name[1:])].add((evt.ts, evt.tid, evt.type))
+    return out
+
+
+def sysdig_matches(path: str | Path, flt: str) -> set[tuple[int, int, str]]:
+    """(ts, tid, type) of the exit events Debian's sysdig matches with ``flt`` (the oracle)."""
+    import subprocess
+
+    proc = subprocess.run(
+        ["sysdig", "-r", str(path), f"evt.dir=< and ({flt})", "-p",
+         "*%evt.rawtime %thread.tid %evt.type"],
+        capture_output=True, text=True, timeout=120)
+    if proc.returncode != 0:
+        raise RuntimeError(f"sysdig failed on {path} with {flt!r}: {proc.stderr.strip()}")
+    out = set()
+    for line in proc.stdout.splitlines():
+        parts = line.split()
+        if len(parts) == 3 and parts[0].isdigit():
+            out.add((int(parts[0]), int(parts[1]), parts[2]))
+    return out
+
+
+def _ip4(s: str) -> bytes:
+    return bytes(int(x) for x in s.split("."))
+
+
+def sample_events(base_ts: int = 1_700_000_000_000_000_000) -> tuple[SyscallState, list]:
+    """A small host story built the way a live producer builds events (typed parameters by name,
+    exit events only): sshd -> bash forks and execs cat, nc, python; files are opened relative and
+    absolute, a TCP client connects out, a server accepts, UDP datagrams go out, files are renamed,
+    unlinked and chmod'ed, a process setuids and changes directory. Used to test the writer
+    against sysdig and to build benchmark captures."""
+    from .events import SyscallEvent, event_id
+    from .state import FD_FILE_V2, FdInfo, Interface, ThreadInfo
+
+    st = SyscallState()
+    st.hostname = "pyfalco-test"
+    st.add_user(0, 0, "root", "/root", "/bin/bash")
+    st.add_user(1000, 1000, "alice", "/home/alice", "/bin/bash")
+    st.add_group(0, "root")
+    st.add_group(1000, "alice")
+    st.add_interface(Interface("lo", 2, _ip4("127.0.0.1"), _ip4("255.0.0.0")))
+    st.add_interface(Interface("eth0", 2, _ip4("192.168.1.10"), _ip4("255.255.255.0")))
+    init = ThreadInfo(1, 1, 0, comm="systemd", exe="/sbin/init", exepath="/sbin/init", cwd="/")
+    sshd = ThreadInfo(500, 500, 1, comm="sshd", exe="/usr/sbin/sshd", exepath="/usr/sbin/sshd",
+                      args=["-D"], cwd="/")
+    bash = ThreadInfo(1200, 1200, 500, comm="bash", exe="-bash", exepath="/bin/bash",
+                      cwd="/home/alice", uid=1000, gid=1000, loginuid=1000)
+    for t in (init, sshd, bash):
+        t.sid = t.vpgid = t.pid
+        t.vtid, t.vpid = t.tid, t.pid
+        st.add_thread(t)
+    for fd in (0, 1, 2):
+        st.add_fd(1200, FdInfo(fd, FD_FILE_V2, "/dev/pts/0", openflags=2))
+    evs: list[SyscallEvent] = []
+    ts = [base_ts]
+
+    def ev(_name: str, _tid: int, **params: Any) -> SyscallEvent:
+        ts[0] += 1000
+        e = SyscallEvent(event_id(_name), ts=ts[0], tid=_tid, params=params)
+        evs.append(e)
+        return e
+
+    def spawn(child: int, comm: str, exe: str, args: list[str], uid: int = 1000) -> None:
+        argb = b"".join(a.encode() + b"\0" for a in args)
+        ev("clone", 1200, res=child, exe="-bash", args=b"", tid=1200, pid=1200, ptid=500,
+           cwd="/home/alice", fdlimit=1024, comm="bash", flags=0, uid=1000, gid=1000,
+           vtid=1200, vpid=1200)
+        ev("clone", child, res=0, exe="-bash", args=b"", tid=child, pid=child, ptid=1200,
+           cwd="/home/alice", fdlimit=1024, comm="bash", flags=0, uid=1000, gid=1000,
+           vtid=child, vpid=child)
+        ev("execve", child, res=0, exe=exe.rsplit("/", 1)[-1], args=argb, tid=child, pid=child,
+           ptid=1200, cwd="/home/alice", fdlimit=1024, comm=comm, env=b"HOME=/home/alice\0",
+           tty=34816, loginuid=1000, uid=uid, filename=exe)
+
+    spawn(1300, "cat", "/usr/bin/cat", ["notes.txt", "/etc/shadow"])
+    ev("openat", 1300, fd=3, dirfd=-100, name="notes.txt", flags=1, mode=0, dev=0, ino=11)
+    ev("read", 1300, res=5, data=b"hello", fd=3, size=4096)
+    ev("close", 1300, res=0, fd=3)
+    ev("openat", 1300, fd=-13, dirfd=-100, name="/etc/shadow", flags=1, mode=0)
+    ev("open", 1300, fd=3, name="/etc/passwd", flags=1 | (1 << 12), mode=0, dev=0, ino=12)
+    ev("fstat", 1300, res=0, fd=3)
+    ev("write", 1300, res=5, data=b"root:", fd=1, size=5)
+    ev("close", 1300, res=0, fd=3)
+    spawn(1400, "nc", "/usr/bin/nc", ["10.0.0.5", "443"])
+    ev("socket", 1400, fd=3, domain=2, type=1, proto=0)
+    ev("connect", 1400, res=0, tuple=(2, _ip4("192.168.1.10"), 40001, _ip4("10.0.0.5"), 443),
+       fd=3, addr=(2, _ip4("10.0.0.5"), 443))
+    ev("sendto", 1400, res=4, data=b"ping", fd=3, size=4, tuple=None)
+    ev("close", 1400, res=0, fd=3)
+    ev("socket", 1400, fd=4, domain=2, type=2, proto=0)
+    ev("connect", 1400, res=0, tuple=(2, _ip4("192.168.1.10"), 53001, _ip4("8.8.8.8"), 53),
+       fd=4, addr=(2, _ip4("8.8.8.8"), 53))
+    ev("sendto", 1400, res=10, data=b"0123456789", fd=4, size=10,
+       tuple=(2, _ip4("192.168.1.10"), 53001, _ip4("8.8.8.8"), 53))
+    spawn(1500, "python3", "/usr/bin/python3", ["-m", "http.server", "8080"])
+    ev("socket", 1500, fd=3, domain=2, type=1, proto=6)
+    ev("bind", 1500, res=0, addr=(2, _ip4("0.0.0.0"), 8080), fd=3)
+    ev("listen", 1500, res=0, fd=3, backlog=5)
+    ev("accept", 1500, fd=4, tuple=(2, _ip4("192.168.1.77"), 50123, _ip4("192.168.1.10"), 8080),
+       queuepct=0, queuelen=0, queuemax=5)
+    ev("recvfrom", 1500, res=3, data=b"GET", fd=4, size=1024, tuple=None)
+    ev("close", 1500, res=0, fd=4)
+    ev("chdir", 1500, res=0, path="/tmp")
+    ev("openat", 1500, fd=5, dirfd=-100, name="out.log", flags=2 | 4 | (1 << 8), mode=0o644,
+       dev=0, ino=21)
+    ev("write", 1500, res=2, data=b"ok", fd=5, size=2)
+    ev("renameat2", 1500, res=0, olddirfd=-100, oldpath="out.log", newdirfd=-100,
+       newpath="/tmp/out.1", flags=0)
+    ev("unlinkat", 1500, res=0, dirfd=-100, name="/tmp/out.1", flags=0)
+    ev("fchmodat", 1500, res=0, dirfd=-100, filename="/tmp/run.sh", mode=0o4755)
+    ev("setuid", 1500, res=0, uid=0)
+    ev("openat", 1500, fd=6, dirfd=-100, name="/etc/hosts", flags=2, mode=0, dev=0, ino=31)
+    ev("close", 1500, res=0, fd=6)
+    ev("openat", 1500, fd=-2, dirfd=-100, name="/nonexistent", flags=1, mode=0)
+    ev("dup2", 1500, res=1, oldfd=5, newfd=1)
+    ev("write", 1500, res=3, data=b"dup", fd=1, size=3)
+    ev("pipe", 1500, res=0, fd1=7, fd2=8, ino=999)
+    ev("close", 1500, res=0, fd=7)
+    evs = [e for e in evs if e is not None]
+    return st, evs
+
+
+def write_sample_capture(path: str | Path, *, compress: bool = False, repeat: int = 1) -> int:
+    """Write :func:`sample_events` (``repeat`` times, timestamps shifted) with the project's
+    writer; returns the number of events written (enters included)."""
+    from .scap.writer import ScapWriter
+
+    st, _ = sample_events()
+    n = 0
+    with ScapWriter(path, compress=compress) as w:
+        w.write_header(st, num_cpus=2)
+        for r in range(repeat):
+            _, evs = sample_events(1_700_000_000_000_000_000 + r * 1_000_000_000)
+            for e in evs:
+                w.write_event(e)
+        n = w.events_written
+    return n
