@@ -1,7 +1,8 @@
 """Outputs: alerts/s through formatting, the queue and the channels.
 
-* baseline: writing the same pre-formatted lines to a file in a tight loop (the floor any
-  output pays);
+* baseline: formatting each alert as JSON and writing it to a file in the producer's own loop
+  (a synchronous output with no queue: what the pipeline's handoff is measured against);
+* write: writing pre-formatted lines in a tight loop (the floor any output pays);
 * format: ``AlertFormatter.format`` alone, text and JSON (producer-side cost per alert);
 * pipeline: ``OutputsManager.handle`` from one producer to a file channel, until ``close()``
   returns (format + queue + worker + write), text and JSON;
@@ -48,6 +49,22 @@ def bench_baseline(tmp: Path, lines: list[str]) -> float:
         with open(tmp / "base.txt", "ab") as fh:
             for line in lines:
                 fh.write(line.encode() + b"\n")
+        return time.perf_counter() - t0
+    return best(run)
+
+
+def bench_sync(tmp: Path, batch) -> float:
+    from pyfalco.outputs import AlertFormatter, OutputsConfig
+    from pyfalco.outputs.config import ChannelConfig
+
+    fmt = AlertFormatter(OutputsConfig(channels=(ChannelConfig("file"),), json_output=True,
+                                       hostname="bench"))
+
+    def run():
+        t0 = time.perf_counter()
+        with open(tmp / "sync.txt", "ab") as fh:
+            for a in batch:
+                fh.write(fmt.format(a).encode() + b"\n")
         return time.perf_counter() - t0
     return best(run)
 
@@ -127,7 +144,8 @@ def main() -> int:
                   for a in batch]
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
-        base = bench_baseline(tmp, text_lines)
+        write = bench_baseline(tmp, text_lines)
+        base = bench_sync(tmp, batch)
         fmt_text = bench_format(batch, False)
         fmt_json = bench_format(batch, True)
         pipe_text, c_text = bench_pipeline(tmp, batch, False)
@@ -139,13 +157,13 @@ def main() -> int:
 
     metrics = {
         "alerts": N,
-        "baseline_lines_per_s": rate(base),
+        "baseline_sync_json_per_s": rate(base),
+        "write_lines_per_s": rate(write),
         "format_text_per_s": rate(fmt_text),
         "format_json_per_s": rate(fmt_json),
         "pipeline_text_per_s": rate(pipe_text),
         "pipeline_json_per_s": rate(pipe_json),
         "http_json_per_s": rate(http_s, N_HTTP),
-        "pipeline_text_vs_baseline": round(base / pipe_text, 3),
         "pipeline_json_vs_baseline": round(base / pipe_json, 3),
         "lost": c_text["outputs_lost_total"] + c_json["outputs_lost_total"]
                 + c_http["outputs_lost_total"],
@@ -153,12 +171,11 @@ def main() -> int:
     for k, v in metrics.items():
         print(f"{k}: {v}")
     targets = {
-        # Rules raising more than ~10k alerts/s are misconfigured; the pipeline must not be
-        # what limits a run: JSON alerts end to end at >= 1/50 of a bare file write loop
-        # (about 30k alerts/s on the 2-core reference machine).
+        # The queue and the worker thread (which keep a slow channel off the source threads)
+        # may cost at most half the throughput of formatting and writing synchronously.
         "pipeline_json_vs_baseline": {"value": metrics["pipeline_json_vs_baseline"],
-                                      "target": 0.02,
-                                      "ok": metrics["pipeline_json_vs_baseline"] >= 0.02},
+                                      "target": 0.5,
+                                      "ok": metrics["pipeline_json_vs_baseline"] >= 0.5},
         "nothing_lost": {"value": metrics["lost"], "target": 0, "ok": metrics["lost"] == 0},
     }
     print(json.dumps({"name": "outputs", "metrics": metrics, "targets": targets}))

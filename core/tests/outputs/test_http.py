@@ -96,6 +96,23 @@ def test_echo_writes_response_bodies_to_stdout(http_receiver, capsys):
     assert capsys.readouterr().out == ""
 
 
+def test_credentials_in_the_url(http_receiver):
+    url = http_receiver.url.replace("http://", "http://alice:s%40cret@")
+    with OutputsManager(http_cfg(url)) as out:
+        out.handle(make_alert())
+    [req] = http_receiver.requests
+    assert req.headers["Authorization"] == "Basic YWxpY2U6c0BjcmV0"  # alice:s@cret
+
+
+@pytest.mark.parametrize("url", ["", "not a url", "http://", "http://host:port/"])
+def test_malformed_url_fails_channel_init(url, caplog):
+    cfg = http_cfg(url, stdout_output={"enabled": True})
+    with caplog.at_level(logging.ERROR, "pyfalco.outputs"):
+        with OutputsManager(cfg) as out:
+            assert [c.name for c in out.channels] == ["stdout"]
+    assert "Failed to init output: http_output.url" in caplog.text
+
+
 def test_server_errors_are_retried(http_receiver):
     http_receiver.fail_first = 2
     with OutputsManager(http_cfg(http_receiver.url, json_output=True)) as out:

@@ -79,6 +79,20 @@ def test_file_reopen_after_rename_with_real_sigusr1(tmp_path):
     assert out.lost_total() == 0
 
 
+@pytest.mark.parametrize("filename", ["", "."])
+def test_bad_file_output_filename(tmp_path, caplog, filename):
+    cfg = {"file_output": {"enabled": True, "filename": filename},
+           "stdout_output": {"enabled": True}}
+    with caplog.at_level(logging.ERROR, "pyfalco.outputs"):
+        with OutputsManager(cfg) as out:
+            out.handle(make_alert())
+    if filename:  # a directory: every alert fails to open it, counted
+        assert out.counters()["file_lost"] == 1
+        assert "file: failed to open output file ." in caplog.text
+    else:
+        assert "Failed to init output: file_output.filename is empty" in caplog.text
+
+
 def test_unwritable_file_is_counted_and_logged(tmp_path, caplog):
     cfg = {"file_output": {"enabled": True, "filename": str(tmp_path / "no" / "dir" / "f")},
            "stdout_output": {"enabled": True}}

@@ -9,6 +9,7 @@ from pathlib import Path
 import orjson
 import pytest
 from pyfalco.errors import PluginError
+from pyfalco_k8saudit.batching import BATCH_SIZE
 from pyfalco_k8saudit.config import K8sAuditConfig
 from pyfalco_k8saudit.files import OneShotInstance, TailInstance
 from pyfalco_k8saudit.source import open_instance
@@ -52,20 +53,21 @@ def test_directory_by_mtime_and_batches(tmp_path: Path) -> None:
     batches = []
     while (b := inst.next_batch()) is not None:
         batches.append(b)
-    assert max(len(b) for b in batches) == 128
+    assert max(len(b) for b in batches) == BATCH_SIZE
     got = ids([e for b in batches for e in b])
     assert got == [f"id-{i}" for i in range(400)]  # b.log (older) first, no line glued
 
 
-def test_bad_lines_are_counted_and_named(tmp_path: Path, caplog) -> None:
+def test_bad_lines_are_counted_and_named(tmp_path: Path, capsys) -> None:
     p = tmp_path / "audit.log"
     p.write_bytes(ev(1) + b"\nnot json\n" + b'{"kind": 0}\n' + ev(2) + b"\n" + ev(3)[:-5])
     inst = open_instance(str(p), CONFIG)
     assert ids(drain(inst)) == ["id-1", "id-2"]
     c = inst.counters()
     assert c["drops_malformed"] == 2 and c["drops_unrecognized"] == 1 and c["drops"] == 3
-    assert f"{p}:2: malformed JSON" in caplog.text
-    assert f"{p}:5: malformed JSON" in caplog.text  # the truncated last line
+    err = capsys.readouterr().err
+    assert f"[k8saudit] {p}:2: malformed JSON" in err
+    assert f"[k8saudit] {p}:5: malformed JSON" in err  # the truncated last line
 
 
 def test_overlong_line_skipped_without_buffering(tmp_path: Path) -> None:

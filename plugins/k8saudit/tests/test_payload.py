@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import logging
+import re
 from pathlib import Path
 
 import orjson
 import pytest
 from pyfalco_k8saudit import (
+    FIELDS,
     MSG_NOT_RECOGNIZED,
     SOURCE,
     SplitStats,
@@ -53,11 +54,18 @@ def test_apiversion_is_not_checked() -> None:
 
 @pytest.mark.parametrize("payload", [b'{"kind": 0}', b'{"kind": "Pod"}', b"42", b'"x"',
                                      b'{"items": []}'])
-def test_not_recognized(payload: bytes, caplog: pytest.LogCaptureFixture) -> None:
-    with caplog.at_level(logging.WARNING, "pyfalco.k8saudit"):
-        events, stats = split_audit_payload(payload, max_event_size=MAX)
+def test_not_recognized(payload: bytes, capsys: pytest.CaptureFixture[str]) -> None:
+    events, stats = split_audit_payload(payload, max_event_size=MAX)
     assert events == [] and stats.unrecognized == 1 and stats.dropped == 1
-    assert MSG_NOT_RECOGNIZED in caplog.text
+    # upstream's own log line on stderr: "YYYY/MM/DD HH:MM:SS [k8saudit] <message>" (UTC)
+    err = capsys.readouterr().err
+    stamp = r"\d{4}/\d\d/\d\d \d\d:\d\d:\d\d"
+    assert re.fullmatch(stamp + r" \[k8saudit\] " + MSG_NOT_RECOGNIZED + "\n", err)
+
+
+def test_family_plugins_log_with_their_name(capsys: pytest.CaptureFixture[str]) -> None:
+    split_audit_payload(b"[1]", max_event_size=MAX, stats=SplitStats(plugin="k8saudit-eks"))
+    assert "[k8saudit-eks] " + MSG_NOT_RECOGNIZED in capsys.readouterr().err
 
 
 def test_one_bad_item_does_not_lose_the_others() -> None:
@@ -100,6 +108,10 @@ def test_event_without_auditid_flows_and_is_counted() -> None:
     del obj["auditID"]
     events, stats = split_audit_payload(orjson.dumps(obj), max_event_size=MAX)
     assert len(events) == 1 and stats.no_auditid == 1 and stats.dropped == 0
+    evt = make_event(events[0])
+    assert evt.audit is None  # the guard, decided once
+    assert all(f.binder("x" if f.arg else None)(evt) is None for f in FIELDS)
+    assert make_event(split_audit_payload(orjson.dumps(ev(2)), max_event_size=MAX)[0][0]).audit
     counters: dict[str, int] = {}
     stats.add_to(counters)
     assert counters == {"events_without_auditid": 1}

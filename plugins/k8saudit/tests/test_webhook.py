@@ -7,7 +7,6 @@ from __future__ import annotations
 import http.client
 import socket
 import ssl
-import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -207,54 +206,23 @@ def test_port_in_use_is_an_open_error(open_webhook) -> None:
 # -- HTTPS -------------------------------------------------------------------------------
 
 
-def _openssl(*args: str, cwd: Path) -> None:
-    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True)
-
-
-@pytest.fixture(scope="module")
-def pki(tmp_path_factory) -> Path:
-    """A CA, a server certificate for 127.0.0.1 (cert+key in one PEM, as sslCertificate wants)
-    and a client certificate, made with the openssl command."""
-    d = tmp_path_factory.mktemp("pki")
-    _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out",
-             "ca.pem", "-days", "2", "-subj", "/CN=test-ca", cwd=d)
-    for name, ext in (("server", "subjectAltName=IP:127.0.0.1"),
-                      ("client", "extendedKeyUsage=clientAuth")):
-        _openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", f"{name}.key", "-out",
-                 f"{name}.csr", "-subj", f"/CN={name}", cwd=d)
-        (d / f"{name}.ext").write_text(ext + "\n")
-        _openssl("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
-                 "-CAcreateserial", "-out", f"{name}.crt", "-days", "2", "-extfile",
-                 f"{name}.ext", cwd=d)
-        (d / f"{name}.pem").write_bytes((d / f"{name}.crt").read_bytes()
-                                        + (d / f"{name}.key").read_bytes())
-    return d
-
-
-def client_context(pki: Path, with_cert: bool) -> ssl.SSLContext:
-    ctx = ssl.create_default_context(cafile=str(pki / "ca.pem"))
-    if with_cert:
-        ctx.load_cert_chain(str(pki / "client.crt"), str(pki / "client.key"))
-    return ctx
-
-
-def test_https(open_webhook, pki: Path, trace_objects) -> None:
+def test_https(open_webhook, pki: Path, tls_client, trace_objects) -> None:
     inst = open_webhook(K8sAuditConfig(ssl_certificate=str(pki / "server.pem")), "https")
     assert inst.url.startswith("https://")
     status, _, _ = post(inst, event_list(trace_objects[:10]),
-                        context=client_context(pki, False))
+                        context=tls_client(False))
     assert status == 200
     assert len(collect(inst, 10)) == 10
     with pytest.raises((ssl.SSLError, ConnectionError)):  # plain HTTP to a TLS port
         post(inst, b"{}")
 
 
-def test_https_client_certificates(open_webhook, pki: Path, trace_objects) -> None:
+def test_https_client_certificates(open_webhook, pki: Path, tls_client, trace_objects) -> None:
     inst = open_webhook(K8sAuditConfig(ssl_certificate=str(pki / "server.pem"),
                                        ssl_client_ca=str(pki / "ca.pem")), "https")
     with pytest.raises((ssl.SSLError, ConnectionError)):
-        post(inst, event_list(trace_objects[:1]), context=client_context(pki, False))
-    status, _, _ = post(inst, event_list(trace_objects[:1]), context=client_context(pki, True))
+        post(inst, event_list(trace_objects[:1]), context=tls_client(False))
+    status, _, _ = post(inst, event_list(trace_objects[:1]), context=tls_client(True))
     assert status == 200
     assert len(collect(inst, 1)) == 1
     assert inst.counters().get("webhook_tls_errors", 0) >= 1
@@ -290,3 +258,31 @@ def test_many_concurrent_posters(open_webhook, trace_objects) -> None:
         t.join()
     assert statuses == [200] * 40
     assert len(events) == 200
+
+
+def test_memory_bound_under_concurrent_load(open_webhook, trace_objects) -> None:
+    """Eight clients post large batches while nobody consumes: the bytes waiting never exceed
+    the budget (reserved before reading), the rest is refused with 429, nothing is lost."""
+    body = event_list(trace_objects * 4)  # ~400 kB
+    budget = 3 * len(body)
+    inst = open_webhook(K8sAuditConfig(webhook_queue_max_bytes=budget, webhook_queue_size=100))
+    statuses: list[int] = []
+    lock = threading.Lock()
+
+    def poster() -> None:
+        for _ in range(4):
+            s = post(inst, body)[0]
+            with lock:
+                statuses.append(s)
+
+    threads = [threading.Thread(target=poster) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    accepted = statuses.count(200)
+    assert accepted == 3 and statuses.count(429) == 29
+    assert inst.queue._reserved_bytes <= budget
+    events = collect(inst, accepted * len(trace_objects) * 4)
+    assert len(events) == accepted * len(trace_objects) * 4
+    assert inst.counters()["webhook_rejected_busy"] == 29

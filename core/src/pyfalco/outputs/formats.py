@@ -21,6 +21,8 @@ from .config import OutputsConfig
 
 INTERNAL_SOURCE = "internal"
 _NS = 1_000_000_000
+#: Priority titles by number (the enum property costs a descriptor call and a capitalize()).
+_TITLES = tuple(p.title for p in Priority)
 
 
 class _SecondCache:
@@ -116,7 +118,7 @@ class AlertFormatter:
     def text_line(self, alert: Alert) -> str:
         """``<time>: <Priority> <output>`` (Falco 0.44.1: the rule output is not escaped)."""
         ts = evt_time_iso8601(alert.time_ns) if self.iso8601 else evt_time(alert.time_ns)
-        return f"{ts}: {alert.priority.title} {alert.output}"
+        return f"{ts}: {_TITLES[alert.priority]} {alert.output}"
 
     def format(self, alert: Alert) -> str:
         line = self.text_line(alert)
@@ -124,7 +126,7 @@ class AlertFormatter:
             return line
         doc: dict[str, Any] = {
             "hostname": alert.hostname or self.hostname,
-            "priority": alert.priority.title,
+            "priority": _TITLES[alert.priority],
             "rule": alert.rule,
             "source": alert.source,
             "time": json_time(alert.time_ns),

@@ -11,8 +11,9 @@ from pyfalco.api import Event
 
 from .payload import AuditEvent, SplitStats, make_event
 
-#: Events per next_batch: the Go SDK's default batch size.
-BATCH_SIZE = 128
+#: Events per next_batch. The Go SDK hands out 128; fewer parsed events alive at once keep
+#: CPython's cyclic GC cheaper (measured with benchmarks/bench_k8saudit.py: ~20 % faster source).
+BATCH_SIZE = 32
 
 
 class BatchingInstance:

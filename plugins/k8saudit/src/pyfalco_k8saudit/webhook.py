@@ -17,7 +17,6 @@ wait in the kernel's backlog.
 from __future__ import annotations
 
 import hmac
-import logging
 import socket
 import ssl
 import threading
@@ -30,9 +29,8 @@ from pyfalco.api import Event
 
 from .batching import BatchingInstance
 from .config import K8sAuditConfig
+from .logs import log
 from .payload import split_audit_payload
-
-log = logging.getLogger("pyfalco.k8saudit")
 
 #: How long next_batch waits for a body before returning an empty batch (Go SDK: 30 ms).
 WAIT_TIMEOUT = 0.03
@@ -77,11 +75,14 @@ class BodyQueue:
             self._reserved_bodies -= 1
             self._reserved_bytes -= n
 
-    def put(self, data: bytes, reserved: int) -> None:
-        """Queue a body for which ``reserved`` bytes were reserved."""
+    def put(self, data: bytes, reserved: int) -> bool:
+        """Queue a body for which ``reserved`` bytes were reserved; False once closed."""
         with self._cond:
+            if self.closed:
+                return False
             self._items.append(_Body(data, reserved))
             self._cond.notify()
+            return True
 
     def get(self, timeout: float) -> bytes | None:
         with self._cond:
@@ -116,7 +117,11 @@ class _Server(ThreadingHTTPServer):
         super().__init__(addr, handler)
 
     def process_request(self, request: Any, client_address: Any) -> None:
-        self._slots.acquire()  # back-pressure: further connections wait in the backlog
+        # back-pressure: while every slot is busy, further connections wait in the backlog
+        while not self._slots.acquire(timeout=0.2):
+            if self.owner.stopping:
+                self.shutdown_request(request)
+                return
         try:
             super().process_request(request, client_address)
         except BaseException:
@@ -137,10 +142,10 @@ class _Server(ThreadingHTTPServer):
             name = "webhook_tls_errors" if isinstance(exc, ssl.SSLError) else \
                 "webhook_connection_errors"
             self.owner.count(name)
-            log.debug("[k8saudit] webhook connection from %s: %s", client_address, exc)
+            log.debug("webhook connection from %s: %s", client_address, exc)
             return
         self.owner.count("webhook_internal_errors")
-        log.exception("[k8saudit] webhook error serving %s", client_address)
+        log.exception("webhook error serving %s", client_address)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -156,7 +161,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.connection.do_handshake()  # in this connection's thread, not the acceptor's
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
-        log.debug("[k8saudit] webhook %s " + format, self.client_address[0], *args)
+        log.debug("webhook %s " + format, self.client_address[0], *args)
 
     def _reply(self, code: int, text: str = "", *, close: bool = False,
                headers: dict[str, str] | None = None) -> None:
@@ -205,7 +210,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _bad_request(self, owner: WebhookInstance, why: str) -> None:
         owner.count("webhook_bad_requests")
-        log.warning("[k8saudit] bad request: %s", why)
+        log.warning("bad request: %s", why)
         self._reply(400, f"bad request: {why}", close=True)
 
     def _receive(self, owner: WebhookInstance) -> None:
@@ -226,6 +231,7 @@ class _Handler(BaseHTTPRequestHandler):
                 self._bad_request(owner, "http: request body too large")
                 return
         if owner.stopping:
+            owner.count("webhook_rejected_shutdown")
             self._reply(503, "shutting down", close=True)
             return
         if not owner.queue.reserve(reserve):
@@ -242,7 +248,10 @@ class _Handler(BaseHTTPRequestHandler):
         except BaseException:
             owner.queue.release(reserve)
             raise
-        owner.queue.put(body, reserve)
+        if not owner.queue.put(body, reserve):  # closed while the body was being read
+            owner.count("webhook_rejected_shutdown")
+            self._reply(503, "shutting down", close=True)
+            return
         owner.count("webhook_requests")
         self._reply(200)
 
@@ -302,13 +311,13 @@ class WebhookInstance(BatchingInstance):
             self._server.socket = _tls_context(config).wrap_socket(
                 self._server.socket, server_side=True, do_handshake_on_connect=False)
         elif config.ssl_client_ca:
-            log.warning("[k8saudit] sslClientCA is ignored for http:// (use https://)")
+            log.warning("sslClientCA is ignored for http:// (use https://)")
         self.scheme = scheme
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.2},
             name=f"k8saudit-webhook:{self.port}", daemon=True)
         self._thread.start()
-        log.info("[k8saudit] webhook listening on %s", self.url)
+        log.debug("webhook listening on %s", self.url)
 
     @property
     def port(self) -> int:
@@ -339,7 +348,7 @@ class WebhookInstance(BatchingInstance):
         if lost:
             self.count("drops_shutdown", lost)
             self.count("drops", lost)
-            log.warning("[k8saudit] %d request(s) dropped while shutting down server", lost)
+            log.warning("%d request(s) dropped while shutting down server", lost)
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(5)

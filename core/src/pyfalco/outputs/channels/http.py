@@ -14,6 +14,7 @@ retried. A message that still fails is counted as lost for this channel and logg
 
 from __future__ import annotations
 
+import base64
 import http.client
 import socket
 import ssl
@@ -56,6 +57,11 @@ class HttpChannel(Channel):
             "User-Agent": self.config.text("user_agent", DEFAULT_USER_AGENT),
             "Accept": "*/*",
         }
+        if parts.username is not None:  # credentials in the URL, as libcurl honours them
+            from urllib.parse import unquote
+
+            user = f"{unquote(parts.username)}:{unquote(parts.password or '')}"
+            self.headers["Authorization"] = "Basic " + base64.b64encode(user.encode()).decode()
         self.context = self._tls_context() if self.https else None
         self._conn: http.client.HTTPConnection | None = None
 

@@ -1,0 +1,163 @@
+"""k8saudit throughput: the whole pipeline vs merely parsing the same lines with orjson.
+
+Input: a JSON Lines file of >= 100k audit events built from Falco's k8s audit trace files (every
+real event of ../shared/upstream/falco-tests/trace_files/k8s_audit, repeated with unique
+auditIDs). Measured in one run, in this process:
+
+- baseline: read the file line by line and ``orjson.loads`` each line;
+- pipeline: the k8saudit file source (split, timestamps, Events) -> the rules engine with the
+  full upstream k8s_audit_rules.yaml (k8saudit + json fields) -> for each match the rendered
+  output and output fields (what an alert carries).
+
+Peak RSS is sampled along the pipeline run (every 10k events) to show it stays flat.
+Prints human-readable lines, then one JSON report (benchmarks/__main__.py).
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import os
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import orjson
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED = Path(os.environ.get("PYFALCO_SHARED", REPO.parent / "shared")).resolve()
+TRACES = SHARED / "upstream" / "falco-tests" / "trace_files" / "k8s_audit"
+RULES = SHARED / "upstream" / "rules" / "k8s_audit_rules.yaml"
+N_EVENTS = int(os.environ.get("BENCH_K8SAUDIT_EVENTS", "100000"))
+TARGET_RATIO = 0.5
+
+
+def rss_mib() -> float:
+    with open("/proc/self/statm") as f:
+        pages = int(f.read().split()[1])
+    return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def build_input(path: Path) -> int:
+    import logging
+
+    from pyfalco_k8saudit import split_jsonl
+
+    # fal_01_003.json is deliberately not an audit event: no need to log it here
+    logging.getLogger("pyfalco.k8saudit").setLevel(logging.ERROR)
+    objs = []
+    for trace in sorted(TRACES.glob("*.json")):
+        events, _ = split_jsonl(trace.read_bytes(), max_event_size=1 << 20)
+        objs.extend(e.obj for e in events)
+    size = 0
+    with open(path, "wb") as f:
+        for i in range(N_EVENTS):
+            obj = dict(objs[i % len(objs)])
+            obj["auditID"] = f"{obj['auditID'][:24]}{i:012d}"
+            line = orjson.dumps(obj) + b"\n"
+            size += len(line)
+            f.write(line)
+    return size
+
+
+def parse_only(path: Path) -> float:
+    loads = orjson.loads
+    n = 0
+    t0 = time.perf_counter()
+    with open(path, "rb") as f:
+        for line in f:
+            loads(line)
+            n += 1
+    return n / (time.perf_counter() - t0)
+
+
+def build_engine():
+    import pyfalco_json.plugin
+    import pyfalco_k8saudit.plugin
+    from pyfalco.plugins import collect, get_plugin_manager
+    from pyfalco.rules import FieldCatalog, RulesContent, RulesEngine
+
+    pm, failures = get_plugin_manager(
+        autoload=False, plugins=[pyfalco_k8saudit.plugin, pyfalco_json.plugin])
+    reg = collect(pm, failures)
+    catalog = FieldCatalog.from_registry(reg)
+    engine = RulesEngine(catalog, loaded_sources=["k8s_audit"],
+                         plugin_versions={n: p.required_version for n, p in reg.plugins.items()})
+    result = engine.load([RulesContent(name=str(RULES), text=RULES.read_text())])
+    if not result.ok:
+        raise SystemExit(result.as_text())
+    return engine.evaluator("k8s_audit")
+
+
+def pipeline(path: Path, evaluator) -> tuple[float, int, int, list[float]]:
+    from pyfalco_k8saudit.config import K8sAuditConfig
+    from pyfalco_k8saudit.source import open_instance
+
+    inst = open_instance(str(path), K8sAuditConfig())
+    process = evaluator.process
+    n = alerts = 0
+    rss: list[float] = []
+    next_sample = 10_000
+    t0 = time.perf_counter()
+    while (batch := inst.next_batch()) is not None:
+        for evt in batch:
+            n += 1
+            evt.num = n
+            for match in process(evt):
+                match.output(evt)
+                match.output_fields(evt)
+                alerts += 1
+        if n >= next_sample:
+            rss.append(round(rss_mib(), 1))
+            next_sample += 10_000
+    elapsed = time.perf_counter() - t0
+    inst.close()
+    return n / elapsed, n, alerts, rss
+
+
+def main() -> int:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "audit.jsonl"
+        size = build_input(path)
+        print(f"input: {N_EVENTS} events, {size / 2**20:.1f} MiB (from {TRACES})")
+        evaluator = build_engine()
+        gc.collect()
+        gc.freeze()  # start-up objects out of the collector's way, as the app does
+        parse_rate = max(parse_only(path) for _ in range(2))
+        print(f"orjson parse only: {parse_rate:,.0f} events/s")
+        rate, n, alerts, rss = pipeline(path, evaluator)
+    ratio = rate / parse_rate
+    growth = (rss[-1] - rss[0]) if len(rss) > 1 else 0.0
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"pipeline (source + {RULES.name} + outputs): {rate:,.0f} events/s, "
+          f"{alerts} alerts over {n} events")
+    print(f"ratio pipeline/parse-only: {ratio:.2f} (target >= {TARGET_RATIO})")
+    print(f"RSS along the run (MiB, every 10k events): {rss}; growth {growth:+.1f} MiB; "
+          f"peak RSS {peak:.0f} MiB")
+    report = {
+        "name": "k8saudit",
+        "metrics": {
+            "events": n,
+            "alerts": alerts,
+            "parse_only_events_per_s": round(parse_rate),
+            "pipeline_events_per_s": round(rate),
+            "ratio": round(ratio, 3),
+            "rss_samples_mib": rss,
+            "rss_growth_mib": round(growth, 1),
+            "peak_rss_mib": round(peak),
+        },
+        "targets": {
+            "pipeline/parse-only throughput": {
+                "value": round(ratio, 3), "target": TARGET_RATIO, "ok": ratio >= TARGET_RATIO},
+            "RSS growth over the run (MiB)": {
+                "value": round(growth, 1), "target": 20, "ok": growth <= 20},
+        },
+    }
+    print(json.dumps(report))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

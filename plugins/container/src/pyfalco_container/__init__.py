@@ -1,0 +1,1 @@
+"""pyfalco-plugin-container: container and Kubernetes pod metadata for syscall events."""
