@@ -61,7 +61,8 @@ def test_actions_in_a_sandbox_arrive_as_syscall_events(engine, tmp_path):
 
 
 def test_two_sandboxes_at_once_are_both_seen(engine, tmp_path):
-    cmd = ["/bin/sh", "-c", "for i in 1 2 3 4 5; do cat /etc/hostname > /dev/null; done"]
+    # the sleep keeps both sandboxes (and their connections) alive at the same time
+    cmd = ["/bin/sh", "-c", "for i in 1 2 3 4 5; do cat /etc/hostname > /dev/null; done; sleep 3"]
     with Sandbox(cmd, engine.config_path, tmp_path) as a, \
             Sandbox(cmd, engine.config_path, tmp_path) as b:
         events = collect_until(engine, exited(2))
@@ -73,6 +74,7 @@ def test_two_sandboxes_at_once_are_both_seen(engine, tmp_path):
         opened = [e for e in events if e.container_id == cid and e.type == "openat"
                   and e.params["name"] == "/etc/hostname"]
         assert len(opened) == 5
+    # concurrent sandboxes get distinct thread-id spaces (gVisor tids restart at 1 in each)
     bases = {e.container_id: e.tid >> 32 for e in events}
     assert len(set(bases.values())) == 2
     assert engine.counters()["connections"] == 2
@@ -89,15 +91,21 @@ def test_running_sandbox_is_attached_and_its_processes_read(tmp_path):
         inst = GvisorInstance(str(cfg), root=root)
         try:
             assert len(inst.attached) == 1
-            procs = inst.take_seed_processes()
+            procs = list(inst._seed)
             assert {p.comm for p in procs} >= {"sh"}
             sh = next(p for p in procs if p.comm == "sh")
             assert sh.vpid == 1 and sh.container_id == inst.attached[0]
             events = collect_until(
                 inst, lambda evs: any(e.type == "openat" and e.params["name"] == "/etc/hostname"
                                       for e in evs), timeout=30)
-            opened = [e for e in events if e.type == "openat"]
+            opened = [e for e in events
+                      if e.type == "openat" and e.params["name"] == "/etc/hostname"]
             assert opened and opened[0].container_id == inst.attached[0]
             assert opened[0].tid >> 32 == sh.tid >> 32  # same thread-id space as procfs
+            # the procfs processes were seeded into the state: cat's parent is the known sh
+            assert inst.seeded == len(procs)
+            cat = opened[0].thread
+            assert cat.comm == "cat" and cat.container_id == inst.attached[0]
+            assert inst.state.lookup_thread(cat.ptid).comm == "sh"
         finally:
             inst.close()

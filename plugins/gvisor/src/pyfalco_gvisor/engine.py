@@ -17,9 +17,11 @@ from collections.abc import Sequence
 
 from pyfalco.api import Event, OpenContext
 from pyfalco.errors import ConfigError, PluginError
+from pyfalco_syscall.state import default_state
 
 from . import runsc
 from .decoder import Decoder
+from .events import parse_batch, seed_processes
 from .listener import Connection, Listener
 from .procfs import SandboxProcess, process_from_procfs
 from .session import read_session_file
@@ -44,6 +46,11 @@ class GvisorInstance:
         self.root = root
         _, self.socket_path = read_session_file(config_path)
         self.decoder = Decoder()
+        #: The syscall source's thread/fd tables (shared with the syscall plugin's parser); a
+        #: new stream starts from empty tables.
+        self.state = default_state()
+        self.state.reset()
+        self.seeded = 0
         self._queue: queue.Queue[list[Event]] = queue.Queue(QUEUE_BATCHES)
         self._stopping = threading.Event()
         self.queue_waits = 0
@@ -82,6 +89,10 @@ class GvisorInstance:
     def _attach_running(self) -> None:
         """Attach to every running sandbox of ``root`` and read its processes. Failures are
         logged and counted: a sandbox that cannot be traced must not stop the others."""
+        if not os.path.isdir(self.root):
+            log.info("gvisor engine: no runsc state under %s: no running sandbox to attach to",
+                     self.root)
+            return
         try:
             ids = runsc.list_running(self.root)
         except runsc.RunscError as exc:
@@ -118,6 +129,9 @@ class GvisorInstance:
     def next_batch(self) -> Sequence[Event] | None:
         if self.listener.error is not None:
             raise PluginError(f"gvisor engine: reading thread failed: {self.listener.error}")
+        if self._seed:
+            # the thread table belongs to the source thread: seed it here, never from the reader
+            self.seeded += seed_processes(self.state, self.take_seed_processes())
         try:
             events = self._queue.get(timeout=POLL_SECONDS)
         except queue.Empty:
@@ -128,6 +142,7 @@ class GvisorInstance:
                 events.extend(self._queue.get_nowait())
             except queue.Empty:
                 break
+        parse_batch(self.state, events)
         return events
 
     def counters(self) -> dict[str, int]:
@@ -148,6 +163,7 @@ class GvisorInstance:
         d["accept_errors"] = lc.get("accept_errors", 0)
         d["attach_errors"] = self.attach_errors
         d["queue_waits"] = self.queue_waits
+        d["seeded_processes"] = self.seeded
         return d
 
     def close(self) -> None:

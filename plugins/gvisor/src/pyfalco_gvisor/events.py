@@ -1,41 +1,74 @@
-"""How a mapped gVisor message becomes an event of the ``syscall`` source.
+"""How a mapped gVisor message becomes an event of the ``syscall`` source, and how the engine
+feeds the syscall plugin's state (pyfalco_syscall: README "For event producers").
 
-This is the single place that knows the syscall plugin's event model: ``make_event`` is called
-once per emitted event by the mapping (:mod:`pyfalco_gvisor.mapping`).
+This is the one module that knows the syscall plugin's event model.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from typing import Any
 
-from pyfalco.api import SYSCALL_SOURCE, Event
+from pyfalco_syscall.events import SyscallEvent, event_id
+from pyfalco_syscall.state import FD_FILE_V2, FdInfo, SyscallState, ThreadInfo
+
+from .procfs import SandboxProcess
 
 #: Direction markers as in Falco's evt.dir.
 EXIT = "<"
 ENTER = ">"
 
 
-class GvisorEvent(Event):
-    """A syscall-source event produced from a gVisor message.
+class GvisorEvent(SyscallEvent):
+    """A syscall event from a gVisor sandbox: tids are sandbox-qualified
+    (``sandbox_id << 32 | gvisor tid``) and ``container_id`` is the gVisor container id of the
+    task that made the call (applied to its thread by :func:`parse_batch`)."""
 
-    ``tid`` is sandbox-qualified (``sandbox_id << 32 | gvisor tid``), ``params`` maps the event
-    table's parameter names to typed values, ``container_id`` is the gVisor container id of the
-    task that made the call.
-    """
+    __slots__ = ("container_id",)
 
-    __slots__ = ("dir", "tid", "params", "container_id")
 
-    def __init__(
-        self, type: str, dir: str, ts: int, tid: int, params: dict[str, Any], container_id: str
-    ) -> None:
-        Event.__init__(self, b"", ts=ts, source=SYSCALL_SOURCE, type=type)
-        self.dir = dir
-        self.tid = tid
-        self.params = params
-        self.container_id = container_id
+_IDS: dict[tuple[str, str], int] = {}
 
 
 def make_event(
     type: str, dir: str, ts: int, tid: int, params: dict[str, Any], container_id: str
-) -> Event:
-    return GvisorEvent(type, dir, ts, tid, params, container_id)
+) -> SyscallEvent:
+    etype = _IDS.get((type, dir))
+    if etype is None:
+        etype = _IDS[(type, dir)] = event_id(type, dir)
+    ev = GvisorEvent(etype, ts=ts, tid=tid, params=params)
+    ev.container_id = container_id
+    return ev
+
+
+def parse_batch(state: SyscallState, events: Sequence[Any]) -> None:
+    """Run the state parser on each event (from the source thread, before the app's own parser
+    call, which is then a no-op) and put the gVisor container id on the event's thread: there is
+    no cgroup a container plugin could read it from."""
+    parse = state.parse
+    for ev in events:
+        parse(ev)
+        t = ev.thread
+        if t is not None and t.container_id != ev.container_id:
+            t.container_id = ev.container_id
+
+
+def seed_processes(state: SyscallState, procs: Iterable[SandboxProcess]) -> int:
+    """Add the processes of a running sandbox (``runsc trace procfs``) to the thread table."""
+    n = 0
+    for p in procs:
+        t = ThreadInfo(
+            p.tid, p.pid, p.ptid, comm=p.comm, exe=p.exe, exepath=p.exepath, args=p.args,
+            cwd=p.cwd or "/", uid=p.uid, gid=p.gid, env=p.env,
+        )
+        t.vtid, t.vpid, t.vpgid = p.vtid, p.vpid, p.vpgid
+        t.sid = p.sid
+        t.root = p.root or "/"
+        t.clone_ts = p.clone_ts
+        t.fdlimit = p.fdlimit
+        t.container_id = p.container_id
+        state.add_thread(t)
+        for num, path in p.files.items():
+            state.add_fd(p.tid, FdInfo(num, FD_FILE_V2, path))
+        n += 1
+    return n

@@ -291,5 +291,6 @@ class Listener:
         with contextlib.suppress(OSError, ValueError):
             self._epoll.unregister(fd)
         conn.sock.close()
-        log.info("%s closed after %d records", conn, conn.records)
+        log.info("%s closed after %d records (%d dropped by the sandbox)", conn, conn.records,
+                 conn.last_dropped)
         self._ended.append(conn)
