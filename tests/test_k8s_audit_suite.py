@@ -12,8 +12,9 @@ Path mapping (issue 4): BUILD_DIR's k8s_audit_rules.yaml is rules/k8s_audit_rule
 upstream rules). BUILD_DIR's falco_rules.yaml (rules/legacy/falco_rules-1.0.1.yaml, the syscall
 ruleset of 2022) is **not** loaded: the suite only loaded it because the k8s rules of the time
 read its ``falco_*_images`` lists, today's k8s rules do not (as spec/plugins.md §7 notes), and
-it cannot compile without the ``container.*`` fields, which no pyfalco plugin provides (Falco
-itself needs its container plugin for them since 0.41). Its only contribution to these cases,
+it cannot compile without the ``container.*`` fields, which the suite's config does not load
+(``load_plugins: [k8saudit, json]``; Falco itself needs its container plugin loaded for them
+since 0.41, as pyfalco needs its ``container`` plugin). Its only contribution to these cases,
 the ``falco_privileged_images`` / ``falco_sensitive_mount_images`` lists read by the
 engine-v4 rules, contains no image of the traces, so leaving it out changes no expectation.
 

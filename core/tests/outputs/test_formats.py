@@ -77,8 +77,15 @@ def test_json_include_flags():
 
 def test_json_iso8601_prefix_field():
     doc = json.loads(formatter(json_output=True, time_format_iso_8601=True).format(make_alert()))
-    assert doc["output_fields"]["evt.time.iso8601"] == "2023-05-25T13:44:05.478445995+0000"
+    assert doc["output_fields"]["evt.time.iso8601"] == TS  # raw ns, as Falco's golden file
     assert "evt.time" not in doc["output_fields"]
+    # a prefix evt.time put in by the engine is replaced; a rule's own %evt.time text stays
+    with_prefix = make_alert(output_fields={"evt.time": TS, "proc.name": "sh"})
+    doc = json.loads(formatter(json_output=True, time_format_iso_8601=True).format(with_prefix))
+    assert doc["output_fields"] == {"evt.time.iso8601": TS, "proc.name": "sh"}
+    own = make_alert(output_fields={"evt.time": "13:44:05.478445995"})
+    doc = json.loads(formatter(json_output=True, time_format_iso_8601=True).format(own))
+    assert doc["output_fields"]["evt.time"] == "13:44:05.478445995"
     assert doc["output"].startswith("2023-05-25T13:44:05.478445995+0000: Critical ")
 
 

@@ -205,3 +205,15 @@ def test_malformed_requests_do_not_break_the_server(server):
                 reply += chunk
         assert b" 200 " not in reply.split(b"\n")[0]  # an error (or nothing), never a success
     assert get(f"http://127.0.0.1:{web.port}/healthz")[0] == 200
+
+
+def test_ipv6_listen_address():
+    if not socket.has_ipv6:
+        pytest.fail("IPv6 is expected on the test machines' loopback")
+    web = Webserver({"listen_address": "::1", "listen_port": 0}, versions=dict).start()
+    try:
+        conn = http.client.HTTPConnection("::1", web.port, timeout=5)
+        conn.request("GET", "/healthz")
+        assert conn.getresponse().read() == b'{"status": "ok"}'
+    finally:
+        web.stop()

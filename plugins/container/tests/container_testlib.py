@@ -98,6 +98,18 @@ def cri_status_response(cid: str, *, name: str, image: str, image_ref: str,
     return field_bytes(1, status) + field_map(2, {"info": json.dumps(info)})
 
 
+def cri_sandbox_response(sid: str, *, ip: str, labels: dict[str, str],
+                         cni: dict[str, Any] | None) -> bytes:
+    status = (
+        field_str(1, sid)
+        + field_bytes(2, field_str(1, "redis-0") + field_str(2, "uid-1") + field_str(3, "cache"))
+        + field_bytes(5, field_str(1, ip))
+        + field_map(7, labels)
+    )
+    info = {"info": json.dumps({"cniResult": cni} if cni is not None else {})}
+    return field_bytes(1, status) + field_map(2, info)
+
+
 class CRIServer:
     """A real gRPC server on a unix socket answering runtime.v1 ContainerStatus."""
 
@@ -108,7 +120,9 @@ class CRIServer:
 
         self.path = path
         self.responses: dict[str, bytes] = {}
+        self.sandboxes: dict[str, bytes] = {}
         self.requests: list[bytes] = []
+        self.sandbox_requests: list[bytes] = []
         server = self
 
         def container_status(request: bytes, context: Any) -> bytes:
@@ -121,9 +135,19 @@ class CRIServer:
                     return resp
             context.abort(grpc.StatusCode.NOT_FOUND, f"container {cid!r} not found")
 
+        def sandbox_status(request: bytes, context: Any) -> bytes:
+            server.sandbox_requests.append(request)
+            from pyfalco_container.protowire import iter_fields
+
+            sid = next((v.decode() for n, v in iter_fields(request) if n == 1), "")
+            if sid in server.sandboxes:
+                return server.sandboxes[sid]
+            context.abort(grpc.StatusCode.NOT_FOUND, f"pod sandbox {sid!r} not found")
+
         handler = grpc.method_handlers_generic_handler(
             "runtime.v1.RuntimeService",
-            {"ContainerStatus": grpc.unary_unary_rpc_method_handler(container_status)})
+            {"ContainerStatus": grpc.unary_unary_rpc_method_handler(container_status),
+             "PodSandboxStatus": grpc.unary_unary_rpc_method_handler(sandbox_status)})
         self._server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
         self._server.add_generic_rpc_handlers((handler,))
         self._server.add_insecure_port(f"unix://{path}")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 
 import pytest
-from container_testlib import Evt, Thread, cri_status_response
+from container_testlib import Evt, Thread, cri_sandbox_response, cri_status_response
 from pyfalco_container import fields as F
 from pyfalco_container.cri import CRIClient
 from pyfalco_container.docker import EngineAPIClient
@@ -178,6 +178,9 @@ def test_containerd_over_cri_grpc(store, cri_server):
         mounts=[("/var/lib/kubelet/pods/x/volumes", "/data", False, 0),
                 ("/proc", "/host/proc", True, 1)],
         info=info)
+    cri_server.sandboxes[SANDBOX] = cri_sandbox_response(
+        SANDBOX, ip="10.4.0.17", labels={"app": "redis", "io.kubernetes.pod.uid": "uid-1"},
+        cni={"Interfaces": {"eth0": {"IPConfigs": [{"IP": "10.4.0.17"}]}}})
     use(CRIClient(cri_server.path, "containerd"))
     e = Evt(Thread([f"=/kubepods.slice/kubepods-{'pod1'}.slice/cri-containerd-{ID}.scope"]))
     assert settle(e, "container.name") == "app"
@@ -194,6 +197,13 @@ def test_containerd_over_cri_grpc(store, cri_server):
     assert get("container.mount.rdwr", e, "/proc") == "false"
     assert get("container.mount.propagation", e, 1) == "rslave"
     assert get("container.labels", e) == ""  # io.kubernetes.* labels are left out
+    # pod-level values from PodSandboxStatus
+    assert get("k8s.pod.ip", e) == "10.4.0.17" and get("container.ip", e) == "10.4.0.17"
+    assert get("k8s.pod.label", e, "app") == "redis"
+    assert get("k8s.pod.labels", e) == "app:redis"
+    cni = '{"Interfaces":{"eth0":{"IPConfigs":[{"IP":"10.4.0.17"}]}}}'
+    assert get("k8s.pod.cni.json", e) == cni
+    assert cri_server.sandbox_requests[0] == b"\n@" + SANDBOX.encode() + b"\x10\x01"
     # the request carried the full id and verbose=true
     assert cri_server.requests[0] == b"\n@" + ID.encode() + b"\x10\x01"
 
@@ -277,3 +287,45 @@ def test_dead_socket_is_unreachable(store, tmp_path):
     s.wait_idle()
     assert s.stats.unreachable == 1
     sock.close()
+
+
+def test_process_start_prefetches_the_lookup(store, docker_server):
+    from pyfalco_container.parser import prefetch
+
+    docker_server.containers[ID] = DOCKER_INSPECT
+    s = use(EngineAPIClient(docker_server.path, "docker"))
+
+    class Execve:
+        type = "execve"
+
+        @staticmethod
+        def param(name):
+            if name == "cgroups":
+                return f"cpu=/docker/{ID}\0memory=/docker/{ID}\0".encode()
+            return None
+
+    prefetch(Execve())
+    assert s.wait_idle()
+    assert s.stats.found == 1
+    # the first extraction already finds the metadata
+    assert get("container.name", Evt(Thread([f"cpu=/docker/{ID}"]))) == "web"
+
+
+def test_prefetch_ignores_other_events_and_host_processes(store):
+    from pyfalco_container.parser import prefetch
+
+    s = use()
+
+    class Open:
+        type = "openat"
+
+    class HostExec:
+        type = "execve"
+
+        @staticmethod
+        def param(name):
+            return b"cpu=/user.slice\0"
+
+    prefetch(Open())
+    prefetch(HostExec())
+    assert s.stats.lookups == 0

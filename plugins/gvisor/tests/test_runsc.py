@@ -6,6 +6,7 @@ import time
 
 import pytest
 from pyfalco_gvisor.engine import GvisorInstance
+from pyfalco_gvisor.events import parse_batch
 from pyfalco_gvisor.sandbox import Sandbox
 from pyfalco_gvisor.session import generate_config
 
@@ -98,6 +99,7 @@ def test_running_sandbox_is_attached_and_its_processes_read(tmp_path):
             events = collect_until(
                 inst, lambda evs: any(e.type == "openat" and e.params["name"] == "/etc/hostname"
                                       for e in evs), timeout=30)
+            parse_batch(inst.state, events)  # what the app's parsers do, event by event
             opened = [e for e in events
                       if e.type == "openat" and e.params["name"] == "/etc/hostname"]
             assert opened and opened[0].container_id == inst.attached[0]

@@ -41,3 +41,28 @@ def test_procfs_processes_seed_the_thread_table(data_dir):
     assert sleep is not None and sleep.comm == "sleep" and sleep.container_id == "runsc-1"
     assert sleep.vpid == 2 and sleep.ptid == (9 << 32) | 1
     assert state.lookup_thread((9 << 32) | 1).comm == "sh"
+
+
+def test_registered_parser_handles_gvisor_events_only(data_dir):
+    from pyfalco.plugins import collect, get_plugin_manager
+    from pyfalco_gvisor import plugin
+    from pyfalco_syscall.events import SyscallEvent, event_id
+    from pyfalco_syscall.state import default_state
+
+    pm, failures = get_plugin_manager(autoload=False, plugins=[plugin])
+    (spec,) = collect(pm, failures).parsers
+    assert spec.plugin == "gvisor" and list(spec.sources) == ["syscall"]
+    state = default_state()
+    state.reset()
+    other = SyscallEvent(event_id("close"), ts=1, tid=99, params={"res": 0, "fd": 1})
+    spec.parse(other)
+    assert not other.parsed  # left to the syscall plugin's parser
+    conn = Connection(1, None)  # type: ignore[arg-type]
+    events = Decoder().decode([(conn, r) for r in read_records(data_dir / "actions.rec")])
+    for ev in events:  # as the app does: parse, then evaluate, event by event
+        spec.parse(ev)
+        if ev.type == "openat" and ev.param("name") == "/etc/shadow":
+            # the fd is in the table when the rule sees the event (later closed)
+            assert event_fdinfo(ev).name == "/etc/shadow" and ev.thread.comm == "cat"
+            assert ev.thread.container_id == conn.container_id
+    state.reset()

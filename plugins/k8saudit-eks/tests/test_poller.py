@@ -239,3 +239,18 @@ def test_poll_error_type_for_unknown_group(moto_url):
     p = CloudWatchPoller(make_client(c), "nope", c)
     with pytest.raises(PollError, match="not found"):
         list(p.poll())
+
+
+def test_lookback_catches_records_ingested_late(logs_client, moto_url):
+    cluster = new_cluster(logs_client, ("kube-apiserver-audit-a", "kube-apiserver-audit-b"))
+    now = int(time.time() * 1000) - 10_000
+    put(logs_client, cluster, "kube-apiserver-audit-a", [(now + 5000, "on-time")])
+    inst = open_instance(cfg(moto_url, lookback=30), cluster, raw)
+    try:
+        got = drain(inst, 1)
+        # another API server's stream delivers an older record only now
+        put(logs_client, cluster, "kube-apiserver-audit-b", [(now, "late")])
+        got += drain(inst, 1) + settle(inst, 0.6)
+    finally:
+        inst.close()
+    assert got == ["on-time", "late"]

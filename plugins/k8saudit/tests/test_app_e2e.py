@@ -5,6 +5,7 @@ API server posts them; alerts read from pyfalco's JSON output; drops shown in th
 from __future__ import annotations
 
 import http.client
+import re
 import signal
 import socket
 import subprocess
@@ -112,7 +113,7 @@ def test_webhook_alerts_through_pyfalco(scheme: str, upstream: Path, traces: Pat
     expected = expected_alerts(rules, objs)
     assert len(expected) > 30
 
-    port = free_port()
+    port, web_port = free_port(), free_port()
     conf = tmp_path / "falco.yaml"
     conf.write_text(f"""\
 stdout_output: {{enabled: true}}
@@ -120,7 +121,12 @@ json_output: true
 json_include_output_property: true
 log_stderr: true
 log_syslog: false
-webserver: {{enabled: false}}
+webserver:
+  enabled: true
+  listen_address: 127.0.0.1
+  listen_port: {web_port}
+  prometheus_metrics_enabled: true
+metrics: {{enabled: true, interval: 1h}}
 priority: debug
 plugins:
   - name: k8saudit
@@ -154,6 +160,10 @@ load_plugins: [k8saudit, json]
         assert (resp.status, resp.read()) == (400, b"wrong Content Type\n")
         conn.close()
         alerts = falco.wait_alerts(len(expected))
+        web = http.client.HTTPConnection("127.0.0.1", web_port, timeout=10)
+        web.request("GET", "/metrics")
+        metrics = web.getresponse().read().decode()
+        web.close()
     finally:
         rc, stdout, stderr = falco.stop()
     context = f"\n--- stdout\n{stdout[-3000:]}\n--- stderr\n{stderr[-3000:]}"
@@ -167,3 +177,13 @@ load_plugins: [k8saudit, json]
     assert "command=bash" in exec_alert["output"]
     assert f"Events detected: {len(expected)}" in stdout, context
     assert "event larger than maxEventSize: size=" in stderr, context
+    # the instance's counters reach the Prometheus metrics
+    def metric(name: str) -> float:
+        m = re.search(rf'^{name}{{evt_source="k8s_audit"}} ([0-9.e+]+)$', metrics, re.M)
+        assert m, f"{name} not in\n{metrics}"
+        return float(m.group(1))
+
+    assert metric("falcosecurity_plugins_drops_oversize_total") == 1
+    assert metric("falcosecurity_plugins_drops_total") == 1
+    assert metric("falcosecurity_plugins_webhook_bad_requests_total") == 1
+    assert metric("falcosecurity_plugins_webhook_requests_total") == len(batches)

@@ -166,3 +166,16 @@ def test_every_trace_file_splits(traces: Path) -> None:
         assert events and stats.dropped == 0, path.name
         total += len(events)
     assert total == 51
+
+
+def test_k8saudit_event_sets_every_event_slot() -> None:
+    """K8sAuditEvent inlines Event.__init__: a slot added to the core's Event must be set too."""
+    from pyfalco.api import Event
+    from pyfalco_k8saudit import K8sAuditEvent
+
+    (ae,), _ = split_audit_payload(orjson.dumps(ev(1)), max_event_size=MAX)
+    evt = make_event(ae, plugin_id=1)
+    ref = Event(ae.data, ts=ae.ts, source=SOURCE, plugin_id=1, obj=ae.obj)
+    assert isinstance(evt, K8sAuditEvent)
+    for slot in Event.__slots__:
+        assert getattr(evt, slot) == getattr(ref, slot), slot

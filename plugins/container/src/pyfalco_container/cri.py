@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any
 
 from .docker import NotFound, Unreachable
@@ -11,6 +12,7 @@ from .info import ContainerInfo, Mount, short_image_id, split_image
 from .protowire import WireError, decode_map_entry, field_str, field_varint, iter_fields
 
 CONTAINER_STATUS = "/runtime.v1.RuntimeService/ContainerStatus"
+POD_SANDBOX_STATUS = "/runtime.v1.RuntimeService/PodSandboxStatus"
 #: CRI MountPropagation enum → the names upstream prints
 PROPAGATION = {0: "private", 1: "rslave", 2: "rshared"}
 
@@ -66,6 +68,33 @@ def decode_status_response(buf: bytes) -> tuple[dict[str, Any], dict[str, str]]:
             k, val = decode_map_entry(v)
             info[k] = val
     return status, info
+
+
+def decode_sandbox_response(buf: bytes) -> tuple[str, dict[str, str], str]:
+    """PodSandboxStatusResponse → (pod IP, pod labels, CNI result JSON from the verbose info)."""
+    ip = ""
+    labels: dict[str, str] = {}
+    cni = ""
+    for n, v in iter_fields(buf):
+        if n == 1 and isinstance(v, bytes):
+            for sn, sv in iter_fields(v):
+                if sn == 5 and isinstance(sv, bytes):  # PodSandboxNetworkStatus
+                    for nn, nv in iter_fields(sv):
+                        if nn == 1:
+                            ip = _text(nv)
+                elif sn == 7 and isinstance(sv, bytes):
+                    k, val = decode_map_entry(sv)
+                    labels[k] = val
+        elif n == 2 and isinstance(v, bytes):
+            k, val = decode_map_entry(v)
+            if k == "info":
+                try:
+                    verbose = json.loads(val)
+                except ValueError:
+                    continue
+                if isinstance(verbose, dict) and verbose.get("cniResult") is not None:
+                    cni = json.dumps(verbose["cniResult"], separators=(",", ":"))
+    return ip, labels, cni
 
 
 def info_from_status(status: dict[str, Any], info: dict[str, str], kind: str) -> ContainerInfo:
@@ -126,13 +155,13 @@ class CRIClient:
         self.timeout = timeout
         self._channel: Any = None
 
-    def _call(self, request: bytes) -> bytes:
+    def _call(self, request: bytes, method_name: str = CONTAINER_STATUS) -> bytes:
         import grpc
 
         if self._channel is None:
             self._channel = grpc.insecure_channel(f"unix://{self.socket_path}")
         method = self._channel.unary_unary(
-            CONTAINER_STATUS, request_serializer=None, response_deserializer=None)
+            method_name, request_serializer=None, response_deserializer=None)
         try:
             return method(request, timeout=self.timeout)
         except grpc.RpcError as exc:
@@ -152,7 +181,17 @@ class CRIClient:
             ) from None
         if not status.get("id"):
             raise NotFound(container_id)
-        return info_from_status(status, info, self.kind)
+        cinfo = info_from_status(status, info, self.kind)
+        if cinfo.pod_sandbox_id:
+            # The pod's IP, labels and CNI result live on its sandbox; optional extras, so a
+            # failure here keeps what ContainerStatus gave.
+            try:
+                reply = self._call(encode_status_request(cinfo.pod_sandbox_id), POD_SANDBOX_STATUS)
+                ip, labels, cni = decode_sandbox_response(reply)
+                cinfo = replace(cinfo, ip=ip, pod_sandbox_labels=labels, cni_json=cni)
+            except (NotFound, Unreachable, WireError):
+                pass
+        return cinfo
 
     def close(self) -> None:
         if self._channel is not None:

@@ -10,6 +10,7 @@ upstream's host values (``host``); a container whose metadata is not known (yet)
 
 from __future__ import annotations
 
+from operator import attrgetter
 from typing import Any
 
 from pyfalco.api import FieldArg, FieldSpec, FieldType
@@ -35,13 +36,18 @@ def container_ref(thread: Any) -> ContainerRef | None:
     otherwise the cgroups decide, and the id found is written back to ``thread.container_id``
     (upstream's foreign key). Cached in ``thread.state`` until the cgroups list or the
     container id changes (execve, clone, a producer)."""
+    return _entry_of(thread)[2]
+
+
+def _entry_of(thread: Any) -> tuple[Any, str, ContainerRef | None, str]:
+    """(cgroups list, container_id seen, ref, container.id text), computed and cached."""
     cgroups = thread.cgroups
     cid = thread.container_id
     st = thread.state
     if st is not None:
         cached = st.get(_KEY)
         if cached is not None and cached[0] is cgroups and cached[1] == cid:
-            return cached[2]
+            return cached
     else:
         thread.state = st = {}
     written = st.get(_WRITTEN)
@@ -52,8 +58,25 @@ def container_ref(thread: Any) -> ContainerRef | None:
         cid = ref.id if ref is not None else ""
         thread.container_id = cid
         st[_WRITTEN] = cid
-    st[_KEY] = (cgroups, cid, ref)
-    return ref
+    entry = (cgroups, cid, ref, ref.id if ref is not None else "host")
+    st[_KEY] = entry
+    return entry
+
+
+def _entry(evt: Any) -> tuple[Any, str, ContainerRef | None, str] | None:
+    """The cache entry of the event's thread; None without a (valid) thread. The cache is
+    checked first: it is the per-event path of the ``container`` macro."""
+    t = getattr(evt, "thread", None)
+    if t is None:
+        return None
+    st = t.state
+    if st is not None:
+        cached = st.get(_KEY)
+        if cached is not None and cached[0] is t.cgroups and cached[1] == t.container_id:
+            return cached
+    if getattr(t, "is_invalid", False):
+        return None
+    return _entry_of(t)
 
 
 def _thread(evt: Any) -> Any:
@@ -65,10 +88,10 @@ def _thread(evt: Any) -> Any:
 
 def _resolve(evt: Any) -> tuple[ContainerRef | None, ContainerInfo | None] | None:
     """None: no thread; (None, HOST): host; (ref, info or None): a container."""
-    t = _thread(evt)
-    if t is None:
+    e = _entry(evt)
+    if e is None:
         return None
-    ref = container_ref(t)
+    ref = e[2]
     if ref is None:
         return None, HOST
     store = STATE.store
@@ -76,19 +99,27 @@ def _resolve(evt: Any) -> tuple[ContainerRef | None, ContainerInfo | None] | Non
 
 
 def _info_attr(attr: str):
+    get_attr = attrgetter(attr)
+    host_value = get_attr(HOST)
+
     def extract(evt: Any) -> Any:
-        r = _resolve(evt)
-        if r is None or r[1] is None:
+        e = _entry(evt)
+        if e is None:
             return None
-        return getattr(r[1], attr)
+        ref = e[2]
+        if ref is None:
+            return host_value
+        store = STATE.store
+        if store is None:
+            return None
+        info = store.cached(ref.id) or store.get(ref)
+        return None if info is None else get_attr(info)
     return extract
 
 
 def _container_id(evt: Any) -> str | None:
-    r = _resolve(evt)
-    if r is None:
-        return None
-    return "host" if r[0] is None else r[0].id
+    e = _entry(evt)
+    return None if e is None else e[3]
 
 
 def _full_id(evt: Any) -> str | None:
@@ -195,6 +226,16 @@ def _pod_labels(evt: Any) -> str | None:
     return _joined_labels(r[1].pod_sandbox_labels)
 
 
+def _pod_attr(attr: str):
+    """Pod-level values: only for containers in a pod (a sandbox id is known)."""
+    def extract(evt: Any) -> Any:
+        r = _resolve(evt)
+        if r is None or r[1] is None or not r[1].pod_sandbox_id:
+            return None
+        return getattr(r[1], attr) or None
+    return extract
+
+
 def _start_ts(evt: Any) -> int | None:
     t = _thread(evt)
     ts = getattr(t, "pidns_init_start_ts", 0) if t is not None else 0
@@ -286,6 +327,8 @@ FIELDS: list[FieldSpec] = [
     _f("k8s.pod.full_sandbox_id", _S, "The full pod sandbox ID.", _sandbox(False)),
     _f("k8s.pod.label", _S, "A pod label: k8s.pod.label[foo].", _pod_label, arg=_KEY_ARG),
     _f("k8s.pod.labels", _S, "Pod labels 'k1:v1, k2:v2'.", _pod_labels),
-    _f("k8s.pod.ip", _S, "The pod's primary IP address.", _nothing),
-    _f("k8s.pod.cni.json", _S, "The pod's CNI result (JSON).", _nothing),
+    _f("k8s.pod.ip", _S, "The pod's primary IP address (CRI pod sandbox status).",
+       _pod_attr("ip")),
+    _f("k8s.pod.cni.json", _S, "The pod's CNI result (JSON; containerd's verbose sandbox "
+       "info).", _pod_attr("cni_json")),
 ]

@@ -7,7 +7,7 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 from pyfalco import hookimpl
-from pyfalco.api import SYSCALL_SOURCE, FieldTable, PluginInfo
+from pyfalco.api import SYSCALL_SOURCE, FieldTable, ParserSpec, PluginInfo
 
 from .config import CONFIG_SCHEMA, runtimes_from_config
 from .fields import FIELDS, STATE
@@ -63,3 +63,10 @@ def pyfalco_register_plugins(register: Callable[[PluginInfo], None]) -> None:
 @hookimpl
 def pyfalco_register_fields(register: Callable[[FieldTable], None]) -> None:
     register(FieldTable(plugin=PLUGIN_NAME, fields=FIELDS, sources=(SYSCALL_SOURCE,)))
+
+
+@hookimpl
+def pyfalco_register_parsers(register: Callable[[ParserSpec], None]) -> None:
+    from .parser import prefetch
+
+    register(ParserSpec(plugin=PLUGIN_NAME, parse=prefetch, sources=(SYSCALL_SOURCE,)))

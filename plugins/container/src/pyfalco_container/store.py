@@ -80,6 +80,10 @@ class MetadataStore:
 
     # -- event thread -----------------------------------------------------------------------
 
+    def cached(self, container_id: str) -> ContainerInfo | None:
+        """The cached metadata only (no lookup is queued): the per-event fast path."""
+        return self._cache.get(container_id)
+
     def get(self, ref: ContainerRef) -> ContainerInfo | None:
         info = self._cache.get(ref.id)
         if info is not None:

@@ -21,7 +21,7 @@ from pyfalco_syscall.state import default_state
 
 from . import runsc
 from .decoder import Decoder
-from .events import parse_batch, seed_processes
+from .events import seed_processes
 from .listener import Connection, Listener
 from .procfs import SandboxProcess, process_from_procfs
 from .session import read_session_file
@@ -142,7 +142,8 @@ class GvisorInstance:
                 events.extend(self._queue.get_nowait())
             except queue.Empty:
                 break
-        parse_batch(self.state, events)
+        # The state is updated event by event by the parsers the app runs right before each
+        # evaluation (pyfalco_gvisor.events.state_parser): never here for a whole batch.
         return events
 
     def counters(self) -> dict[str, int]:

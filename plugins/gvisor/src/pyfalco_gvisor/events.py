@@ -10,7 +10,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from pyfalco_syscall.events import SyscallEvent, event_id
-from pyfalco_syscall.state import FD_FILE_V2, FdInfo, SyscallState, ThreadInfo
+from pyfalco_syscall.state import FD_FILE_V2, FdInfo, SyscallState, ThreadInfo, default_state
 
 from .procfs import SandboxProcess
 
@@ -41,16 +41,34 @@ def make_event(
     return ev
 
 
+def parse_event(state: SyscallState, ev: Any) -> None:
+    """Run the state parser on a gVisor event and put the gVisor container id on its thread:
+    there is no cgroup a container plugin could read it from for ids like ``runsc-123456``.
+    Parsing is once per event, so the syscall plugin's own parser call is then a no-op."""
+    state.parse(ev)
+    t = ev.thread
+    if t is not None and t.container_id != ev.container_id:
+        t.container_id = ev.container_id
+
+
 def parse_batch(state: SyscallState, events: Sequence[Any]) -> None:
-    """Run the state parser on each event (from the source thread, before the app's own parser
-    call, which is then a no-op) and put the gVisor container id on the event's thread: there is
-    no cgroup a container plugin could read it from."""
-    parse = state.parse
+    """:func:`parse_event` over a batch (tests, benchmarks: the app parses event by event, right
+    before evaluating each, so that rules see the state as of that event)."""
     for ev in events:
-        parse(ev)
-        t = ev.thread
-        if t is not None and t.container_id != ev.container_id:
-            t.container_id = ev.container_id
+        parse_event(state, ev)
+
+
+def state_parser() -> Any:
+    """The ``ParserSpec`` callable of the gvisor plugin: gVisor events only, every other
+    producer's events are left to the syscall plugin's parser."""
+    state = default_state()  # one object for the process' lifetime (reset() clears it in place)
+    cls = GvisorEvent
+
+    def parse(evt: Any) -> None:
+        if evt.__class__ is cls:
+            parse_event(state, evt)
+
+    return parse
 
 
 def seed_processes(state: SyscallState, procs: Iterable[SandboxProcess]) -> int:

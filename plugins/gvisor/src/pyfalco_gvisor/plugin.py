@@ -7,7 +7,14 @@ from collections.abc import Callable
 from typing import Any
 
 from pyfalco import hookimpl
-from pyfalco.api import EngineKindSpec, OpenContext, PluginInfo, SourceInstance
+from pyfalco.api import (
+    SYSCALL_SOURCE,
+    EngineKindSpec,
+    OpenContext,
+    ParserSpec,
+    PluginInfo,
+    SourceInstance,
+)
 
 from . import __version__
 
@@ -56,3 +63,11 @@ def pyfalco_register_engine_kinds(register: Callable[[EngineKindSpec], None]) ->
             generate_config=_generate_config,
         )
     )
+
+
+@hookimpl
+def pyfalco_register_parsers(register: Callable[[ParserSpec], None]) -> None:
+    # Light: the syscall event model and state (loaded by the syscall plugin anyway), no protobuf.
+    from .events import state_parser
+
+    register(ParserSpec(plugin=PLUGIN, parse=state_parser(), sources=(SYSCALL_SOURCE,)))

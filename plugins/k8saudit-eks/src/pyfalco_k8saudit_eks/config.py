@@ -87,6 +87,14 @@ CONFIG_SCHEMA: dict[str, Any] = {
             "or could not reach the endpoint, before on_error applies",
             "default": 6,
         },
+        "lookback": {
+            "type": "number",
+            "minimum": 0,
+            "title": "Lookback",
+            "description": "Seconds before the newest record seen that every poll reads "
+            "again, to catch records CloudWatch ingests late (duplicates are skipped)",
+            "default": 0,
+        },
         "min_backoff": {
             "type": "number",
             "exclusiveMinimum": 0,
@@ -117,6 +125,7 @@ class EksConfig:
     on_error: str = "stop"
     max_retries: int = 6
     max_backoff_s: float = 20.0
+    lookback_s: float = 0.0
     min_backoff_s: float = 0.5
 
     @classmethod
@@ -136,5 +145,6 @@ class EksConfig:
             on_error=cfg.get("on_error") or "stop",
             max_retries=int(cfg.get("max_retries", 6)),
             max_backoff_s=float(cfg.get("max_backoff") or 20),
+            lookback_s=float(cfg.get("lookback") or 0),
             min_backoff_s=float(cfg.get("min_backoff") or 0.5),
         )

@@ -85,10 +85,11 @@ class Cursor:
     start_ms: int
     seen: dict[tuple[str, str], int] = field(default_factory=dict)
 
-    def advance(self) -> None:
-        """After a complete poll: start at the greatest timestamp emitted, forget older ids."""
+    def advance(self, lookback_ms: int = 0) -> None:
+        """After a complete poll: start at the greatest timestamp emitted (minus the lookback),
+        forget older ids."""
         if self.seen:
-            self.start_ms = max(self.start_ms, max(self.seen.values()))
+            self.start_ms = max(self.start_ms, max(self.seen.values()) - lookback_ms)
             self.seen = {k: ts for k, ts in self.seen.items() if ts >= self.start_ms}
 
 
@@ -160,7 +161,7 @@ class CloudWatchPoller:
             if not token or token == params.get("nextToken"):
                 break
             params["nextToken"] = token
-        self.cursor.advance()
+        self.cursor.advance(int(self.config.lookback_s * 1000))
 
     def _fetch_page(self, params: dict[str, Any]) -> dict[str, Any]:
         """One FilterLogEvents call, retried with exponential backoff when throttled or when the

@@ -17,14 +17,14 @@ BATCH_SIZE = 32
 
 
 class BatchingInstance:
-    """Holds audit events already split but not yet handed out, at most one payload's worth,
+    """Holds Events already split but not yet handed out, at most one payload's worth,
     and the cumulative :class:`SplitStats` plus instance-specific counters."""
 
     def __init__(self, *, plugin_id: int, max_event_size: int) -> None:
         self.plugin_id = plugin_id
         self.max_event_size = max_event_size
         self.stats = SplitStats()
-        self._pending: deque[AuditEvent] = deque()
+        self._pending: deque[Event] = deque()
         self._extra: dict[str, int] = {}
         self._counter_lock = threading.Lock()
 
@@ -39,9 +39,13 @@ class BatchingInstance:
         return out
 
     def _queue(self, events: Iterable[AuditEvent]) -> None:
-        self._pending.extend(events)
+        pid = self.plugin_id
+        self._pending.extend(make_event(ae, plugin_id=pid) for ae in events)
 
     def _take(self) -> list[Event]:
-        pending, pid = self._pending, self.plugin_id
-        n = min(len(pending), BATCH_SIZE)
-        return [make_event(pending.popleft(), plugin_id=pid) for _ in range(n)]
+        pending = self._pending
+        if len(pending) <= BATCH_SIZE:
+            batch = list(pending)
+            pending.clear()
+            return batch
+        return [pending.popleft() for _ in range(BATCH_SIZE)]

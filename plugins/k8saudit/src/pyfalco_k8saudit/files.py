@@ -16,7 +16,7 @@ from typing import BinaryIO
 from pyfalco.api import Event
 
 from .batching import BATCH_SIZE, BatchingInstance
-from .payload import split_audit_payload
+from .payload import events_from_line
 
 _READ_CHUNK = 1 << 16
 
@@ -62,44 +62,41 @@ class OneShotInstance(BatchingInstance):
         self._name, self._lineno = str(f), 0
         return True
 
-    def _read_line(self) -> bytes | None:
-        """The next line of the current file (without its newline) or None at its end. An
-        over-long line is skipped and counted; it comes back as b''."""
+    def _skip_long_line(self) -> None:
+        """The rest of an over-long line is read and discarded (never kept), and counted."""
         fh = self._fh
         assert fh is not None
-        line = fh.readline(self.max_line + 1)
-        if not line:
-            return None
-        self._lineno += 1
-        if len(line) > self.max_line and not line.endswith(b"\n"):
-            while True:  # skip the rest of the line without keeping it
-                rest = fh.readline(_READ_CHUNK)
-                if not rest or rest.endswith(b"\n"):
-                    break
-            self.count("drops_line_too_long")
-            self.count("drops")
-            self.stats.error(
-                f"{self._name}:{self._lineno}: line longer than {self.max_line} bytes, skipped")
-            return b""
-        return line
+        while True:
+            rest = fh.readline(_READ_CHUNK)
+            if not rest or rest.endswith(b"\n"):
+                break
+        self.count("drops_line_too_long")
+        self.count("drops")
+        self.stats.error(
+            f"{self._name}:{self._lineno}: line longer than {self.max_line} bytes, skipped")
+
+    def _where(self) -> str:
+        return f"{self._name}:{self._lineno}"
 
     def next_batch(self) -> Sequence[Event] | None:
-        stats, max_size = self.stats, self.max_event_size
-        while len(self._pending) < BATCH_SIZE:
-            if self._fh is None:
+        stats, max_size, pid, where = self.stats, self.max_event_size, self.plugin_id, self._where
+        pending, max_line = self._pending, self.max_line
+        while len(pending) < BATCH_SIZE:
+            fh = self._fh
+            if fh is None:
                 break
-            line = self._read_line()
-            if line is None:
+            line = fh.readline(max_line + 1)
+            if not line:
                 if not self._open_next():
                     break
                 continue
-            if not line.strip():
+            self._lineno += 1
+            if len(line) > max_line and line[-1:] != b"\n":
+                self._skip_long_line()
                 continue
-            events, _ = split_audit_payload(
-                line, max_event_size=max_size, stats=stats,
-                where=f"{self._name}:{self._lineno}")
-            self._pending.extend(events)
-        if self._pending:
+            pending.extend(events_from_line(
+                line, max_event_size=max_size, stats=stats, plugin_id=pid, where=where))
+        if pending:
             return self._take()
         return None
 
@@ -202,17 +199,19 @@ class TailInstance(BatchingInstance):
         self._partial = lines.pop()
         for line in lines:
             self._lineno += 1
-            if line.strip():
-                events, _ = split_audit_payload(
+            if line:
+                self._pending.extend(events_from_line(
                     line, max_event_size=self.max_event_size, stats=self.stats,
-                    where=f"{self.path}:{self._lineno}")
-                self._pending.extend(events)
+                    plugin_id=self.plugin_id, where=self._where))
         if len(self._partial) > self.max_line:
             self.count("drops_line_too_long")
             self.count("drops")
             self.stats.error(f"{self.path}:{self._lineno + 1}: line longer than "
                              f"{self.max_line} bytes, skipped")
             self._partial, self._skipping = b"", True
+
+    def _where(self) -> str:
+        return f"{self.path}:{self._lineno}"
 
     def next_batch(self) -> Sequence[Event] | None:
         if not self._pending:

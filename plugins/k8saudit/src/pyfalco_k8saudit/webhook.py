@@ -337,7 +337,7 @@ class WebhookInstance(BatchingInstance):
             events, _ = split_audit_payload(
                 body, max_event_size=self.max_event_size, stats=self.stats,
                 where="webhook request")
-            self._pending.extend(events)
+            self._queue(events)
             if not self._pending:
                 return []
         return self._take()

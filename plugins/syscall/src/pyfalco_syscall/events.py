@@ -373,7 +373,8 @@ class SyscallEvent(Event):
     or, as readers do, with ``raw=`` (one ``bytes`` per wire parameter, decoded on demand).
     """
 
-    __slots__ = ("etype", "info", "tid", "cpu", "dflags", "_raw", "_vals", "enter", "thread",
+    __slots__ = ("etype", "info", "tid", "cpu", "dflags", "_raw", "_src", "_vals", "enter",
+                 "thread",
                  "fd_num", "_fdinfo", "errorcode", "parsed", "st")
 
     def __init__(
@@ -403,6 +404,8 @@ class SyscallEvent(Event):
         self.cpu = cpu
         self.dflags = dflags
         self._raw = raw
+        #: (buffer, offset of the first parameter, lengths): parameters not split yet
+        self._src: tuple[bytes, int, tuple[int, ...]] | None = None
         # the params dict is taken over, not copied (producers build one per event)
         self._vals: dict[str, Any] = params if type(params) is dict else (
             dict(params) if params else {})
@@ -442,24 +445,85 @@ class SyscallEvent(Event):
             return v
         v = None
         idx = self.info.index.get(name)
-        raw = self._raw
-        if idx is not None and raw is not None and idx < len(raw):
-            v = decode_param(self.info.params[idx].type, raw[idx])
+        if idx is not None:
+            src = self._src
+            if src is not None:
+                lens = src[2]
+                if idx < len(lens):
+                    start = src[1] + sum(lens[:idx])
+                    v = decode_param(self.info.params[idx].type,
+                                     src[0][start:start + lens[idx]])
+            else:
+                raw = self._raw
+                if raw is not None and idx < len(raw):
+                    v = decode_param(self.info.params[idx].type, raw[idx])
         if v is None and self.enter is not None:
-            v = self.enter.param(name)
+            v = self.enter_event().param(name)
         vals[name] = v
         return default if v is None else v
 
     def has_param(self, name: str) -> bool:
         return self.param(name) is not None
 
+    def enter_event(self) -> SyscallEvent | None:
+        """The attached enter event (readers attach it as a compact tuple, built on first
+        use: most exits never need their enter's parameters)."""
+        enter = self.enter
+        if type(enter) is tuple:
+            enter = self.enter = SyscallEvent.from_buffer(*enter)
+        return enter
+
+    def _split_src(self) -> None:
+        src = self._src
+        if src is not None:
+            b, pos, lens = src
+            out = []
+            for n in lens:
+                out.append(b[pos:pos + n])
+                pos += n
+            self._raw = tuple(out)
+            self._src = None
+
+    @classmethod
+    def from_buffer(cls, etype: int, ts: int, tid: int, cpu: int, dflags: int, buf: bytes,
+                    pos: int, lens: tuple[int, ...]) -> SyscallEvent:
+        """An event whose parameters are the ``lens``-sized slices of ``buf`` from ``pos``,
+        split only when read (readers: most parameters of a capture are never looked at)."""
+        e = cls.__new__(cls)  # the hot path of replay: set the slots directly
+        info = EVENT_TABLE[etype]
+        e.num = 0
+        e.ts = ts
+        e.source = SYSCALL_SOURCE
+        e.data = b""
+        e.plugin_id = 0
+        e.cache = None
+        e._obj = None
+        e.etype = etype
+        e.info = info
+        e.tid = tid
+        e.cpu = cpu
+        e.dflags = dflags
+        e._raw = None
+        e._src = (buf, pos, lens)
+        e._vals = {}
+        e.enter = None
+        e.thread = None
+        e.fd_num = -1
+        e._fdinfo = None
+        e.errorcode = 0
+        e.parsed = False
+        e.st = None
+        e.type = e._generic_name() if etype <= 1 else info.name
+        return e
+
     def raw_param(self, name: str) -> bytes | None:
         """The wire bytes of ``name`` (``None`` when the event was built from typed values)."""
+        self._split_src()
         idx = self.info.index.get(name)
         if idx is not None and self._raw is not None and idx < len(self._raw):
             return self._raw[idx]
         if self.enter is not None:
-            return self.enter.raw_param(name)
+            return self.enter_event().raw_param(name)
         return None
 
     def set_param(self, name: str, value: Any) -> None:
@@ -490,6 +554,7 @@ class SyscallEvent(Event):
         event came from a capture (re-encoding is byte-exact), else the table entry's parameters
         (the exit's own ones; enter-only ones go to the enter event, see
         :meth:`enter_for_writing`), trailing empty ones trimmed."""
+        self._split_src()
         if self._raw is not None and not self._vals.keys() - {"_fullpath"}:
             return [bytes(r) for r in self._raw]
         out = []
@@ -512,7 +577,7 @@ class SyscallEvent(Event):
         if not info.is_exit or not info.is_syscall:
             return None
         if self.enter is not None:
-            return self.enter
+            return self.enter_event()
         enter_info = EVENT_TABLE[self.etype - 1]
         if enter_info.unused:
             return None

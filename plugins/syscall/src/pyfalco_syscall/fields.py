@@ -333,7 +333,7 @@ def _arg(e: SyscallEvent, a: Any) -> str | None:
 def _latency(e: SyscallEvent) -> int | None:
     if not e.info.is_exit:
         return 0
-    enter = e.enter
+    enter = e.enter_event()
     if enter is None:
         return None
     return max(0, e.ts - enter.ts)

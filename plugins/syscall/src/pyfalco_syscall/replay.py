@@ -39,7 +39,7 @@ class ReplayInstance:
         self.reader = ScapReader(self.path, self.state)
         self.merger = EnterMerger()
         self.batch_size = batch_size
-        self._events = self.reader.events()
+        self._events = self.reader.events(self.merger._enters)
         self._pending: list[SyscallEvent] = []
         self._num = 0
         self._done = False
@@ -89,7 +89,7 @@ class ReplayInstance:
             "events_read": self.reader.events_read,
             "unknown_event_types_skipped": self.reader.skipped_unknown_events,
             "unknown_blocks_skipped": self.reader.skipped_unknown_blocks,
-            "enter_events_merged": m.hidden_enters,
+            "enter_events_merged": m.hidden_enters + self.reader.enters_stored,
             "internal_events_hidden": m.hidden_internal,
             "container_events_hidden": m.hidden_container,
             "state_only_events": m.state_only,

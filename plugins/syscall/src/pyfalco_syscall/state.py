@@ -523,7 +523,7 @@ def _parse_open(st: SyscallState, evt: SyscallEvent, t: ThreadInfo) -> None:
     if name is None:
         name = evt.param("path") or ""
     flags = evt.param("flags", 0)
-    enter = evt.enter
+    enter = evt.enter_event()
     if enter is not None:  # TOCTOU mitigation: prefer the enter's name and flags
         ename = enter.param("name")
         if ename and ename != "<NA>":

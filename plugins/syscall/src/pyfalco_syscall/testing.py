@@ -245,3 +245,94 @@ def write_sample_capture(path: str | Path, *, compress: bool = False, repeat: in
                 w.write_event(e)
         n = w.events_written
     return n
+
+
+#: Rules of upstream falco_rules.yaml that :func:`detection_events` triggers, with the process
+#: and fd (or argument) each one reports, and why the rule's condition holds.
+EXPECTED_DETECTIONS: dict[str, tuple[str, str, str]] = {
+    "Read sensitive file untrusted": (
+        "cat", "/etc/shadow",
+        "open_read of a sensitive file (/etc/shadow) by cat, which no exception list names"),
+    "Run shell untrusted": (
+        "sh", "", "a shell (sh) spawned by nginx, a protected shell spawner (http server)"),
+    "Search Private Keys or Passwords": (
+        "find", "", "find run with id_rsa in its arguments"),
+    "Clear Log Activities": (
+        "bash", "/var/log/auth.log", "open for writing with O_TRUNC of a log file in /var/log"),
+    "Create Symlink Over Sensitive Files": (
+        "ln", "", "symlinkat whose target is a sensitive file name (/etc/shadow)"),
+    "Fileless execution via memfd_create": (
+        "memfd:payload", "", "execve whose flags say the executable is a memfd"),
+    "Execution from /dev/shm": (
+        "payload", "", "a process spawned from an executable below /dev/shm/"),
+    "Disallowed SSH Connection Non Standard Port": (
+        "ssh", "192.168.1.10:41000->203.0.113.9:4444",
+        "ssh connecting out over TCP to a public address on port 4444, one of "
+        "ssh_non_standard_ports"),
+    "Remove Bulk Data from Disk": ("shred", "", "shred, a data-clearing program, spawned"),
+}
+
+
+def detection_events(base_ts: int = 1_800_000_000_000_000_000) -> tuple[SyscallState, list]:
+    """Events that upstream falco_rules.yaml detects (see :data:`EXPECTED_DETECTIONS`), on top of
+    the :func:`sample_events` host."""
+    from .events import SyscallEvent, event_id
+
+    st, _ = sample_events()
+    from .state import ThreadInfo
+
+    nginx = ThreadInfo(600, 600, 1, comm="nginx", exe="nginx", exepath="/usr/sbin/nginx",
+                       cwd="/")
+    nginx.vtid, nginx.vpid = 600, 600
+    st.add_thread(nginx)
+    evs: list[SyscallEvent] = []
+    ts = [base_ts]
+
+    def ev(_name: str, _tid: int, **params: Any) -> SyscallEvent:
+        ts[0] += 1000
+        e = SyscallEvent(event_id(_name), ts=ts[0], tid=_tid, params=params)
+        evs.append(e)
+        return e
+
+    def spawn(parent: int, pcomm: str, child: int, comm: str, exe: str, args: list[str],
+              flags: int = 0, cwd: str = "/home/alice") -> None:
+        argb = b"".join(a.encode() + b"\0" for a in args)
+        ev("clone", parent, res=child, exe=pcomm, args=b"", tid=parent, pid=parent,
+           ptid=1, cwd=cwd, fdlimit=1024, comm=pcomm, flags=0, uid=1000, gid=1000,
+           vtid=parent, vpid=parent)
+        ev("clone", child, res=0, exe=pcomm, args=b"", tid=child, pid=child, ptid=parent,
+           cwd=cwd, fdlimit=1024, comm=pcomm, flags=0, uid=1000, gid=1000, vtid=child,
+           vpid=child)
+        ev("execve", child, res=0, exe=exe.rsplit("/", 1)[-1] if not exe.startswith("/dev")
+           else exe, args=argb, tid=child, pid=child, ptid=parent, cwd=cwd, fdlimit=1024,
+           comm=comm, env=b"HOME=/home/alice\0", tty=34816, loginuid=1000, uid=1000, gid=1000,
+           flags=flags, filename=exe)
+
+    spawn(1200, "bash", 2001, "cat", "/usr/bin/cat", ["/etc/shadow"])
+    ev("openat", 2001, fd=3, dirfd=-100, name="/etc/shadow", flags=1, mode=0, dev=0, ino=5)
+    spawn(600, "nginx", 2002, "sh", "/bin/sh", ["-c", "id"])
+    spawn(1200, "bash", 2003, "find", "/usr/bin/find", ["/", "-name", "id_rsa"])
+    ev("openat", 1200, fd=4, dirfd=-100, name="/var/log/auth.log", flags=2 | (1 << 8), mode=0,
+       dev=0, ino=6)
+    spawn(1200, "bash", 2004, "ln", "/usr/bin/ln", ["-s", "/etc/shadow", "x"])
+    ev("symlinkat", 2004, res=0, target="/etc/shadow", linkdirfd=-100, linkpath="x")
+    spawn(1200, "bash", 2005, "memfd:payload", "memfd:payload", [], flags=4)
+    spawn(1200, "bash", 2006, "payload", "/dev/shm/payload", [])
+    spawn(1200, "bash", 2007, "ssh", "/usr/bin/ssh", ["-p", "4444", "203.0.113.9"])
+    ev("socket", 2007, fd=3, domain=2, type=1, proto=6)
+    ev("connect", 2007, res=0,
+       tuple=(2, _ip4("192.168.1.10"), 41000, _ip4("203.0.113.9"), 4444), fd=3,
+       addr=(2, _ip4("203.0.113.9"), 4444))
+    spawn(1200, "bash", 2008, "shred", "/usr/bin/shred", ["-u", "secrets.txt"])
+    return st, evs
+
+
+def write_detection_capture(path: str | Path, *, compress: bool = True) -> int:
+    from .scap.writer import ScapWriter
+
+    st, evs = detection_events()
+    with ScapWriter(path, compress=compress) as w:
+        w.write_header(st, num_cpus=2)
+        for e in evs:
+            w.write_event(e)
+        return w.events_written

@@ -201,6 +201,7 @@ class ScapReader:
         self.skipped_unknown_blocks = 0
         self.sections = 0
         self.events_read = 0
+        self.enters_stored = 0
         self.machine: dict[str, object] = {}
         self._in_events = False
         self._open()
@@ -534,14 +535,51 @@ class ScapReader:
                 c.pos = sub_end
 
     # --- events -----------------------------------------------------------------------------
-    def events(self) -> Iterator[SyscallEvent]:
-        """Every event block of every section, in file order."""
+    def events(self, enters: dict[int, tuple] | None = None) -> Iterator[SyscallEvent]:
+        """Every event block of every section, in file order.
+
+        With ``enters`` (an :class:`EnterMerger`'s table), syscall enter events of well-formed
+        v2 blocks are stored there as compact tuples instead of being yielded (the replay hot
+        path); the merger attaches them to their exits."""
         b = self.data
         size = self.size
         table = EVENT_TABLE
         hdr2 = _EVH2.unpack_from
+        hdr = _HDR.unpack_from
+        make = SyscallEvent.from_buffer
+        ev_v2 = F.EV_V2
+        maxev = PPM_EVENT_MAX
+        lens_fmt = {}
         while self.pos < size:
             off = self.pos
+            # fast path: a well-formed EV_V2 block (what current writers produce)
+            if off + 40 <= size:
+                btype, total = hdr(b, off)
+                end = off + total
+                if btype == ev_v2 and 40 <= total <= 65544 and end <= size and not total & 3:
+                    ts, tid, evlen, etype, n = hdr2(b, off + 10)
+                    if etype < maxev:
+                        info = table[etype]
+                        fmt = lens_fmt.get((n, info.large))
+                        if fmt is None:
+                            fmt = lens_fmt[(n, info.large)] = struct.Struct(
+                                f"<{n}{'I' if info.large else 'H'}")
+                        pstart = off + 36 + fmt.size
+                        if (26 <= evlen and off + 10 + evlen <= end and n <= len(info.params)
+                                and pstart <= off + 10 + evlen):
+                            lens = fmt.unpack_from(b, off + 36)
+                            if pstart + sum(lens) <= off + 10 + evlen:
+                                self.pos = end
+                                self.events_read += 1
+                                cpu = b[off + 8] | b[off + 9] << 8
+                                if enters is not None and etype & 1 == 0 and info.is_syscall:
+                                    # merged into its exit later (EnterMerger semantics)
+                                    enters[tid] = (etype, ts, tid, cpu, 0, b, pstart, lens)
+                                    self.enters_stored += 1
+                                    continue
+                                yield make(etype, ts, tid, cpu, 0, b, pstart, lens)
+                                continue
+            # general path: every block type, with full checks and error reporting
             btype, total = self._block(off)
             if btype not in F.EVENT_BLOCKS:
                 if btype == F.SHB:
@@ -639,9 +677,11 @@ class EnterMerger:
                 self.hidden_enters += 1
                 return 0
             enter = self._enters.pop(evt.tid, None)
-            if enter is not None and (enter.etype == evt.etype - 1 or (
-                    info.name == "execve" and enter.info.name == "execveat")):
-                evt.enter = enter
+            if enter is not None:
+                etype = enter[0] if type(enter) is tuple else enter.etype
+                if etype == evt.etype - 1 or (info.name == "execve"
+                                              and EVENT_TABLE[etype].name == "execveat"):
+                    evt.enter = enter
         elif info.internal:
             self.hidden_internal += 1
             return 0
