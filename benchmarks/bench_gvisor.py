@@ -98,18 +98,27 @@ def run_engine(tmp: Path) -> dict:
 
 
 def run_offline(records: list[bytes]) -> dict:
+    """Decode the recorded records again in batches of 256; then decode and feed the syscall
+    state as the app's parser does (what a rule-less run costs per event)."""
     from pyfalco_gvisor.decoder import Decoder
+    from pyfalco_gvisor.events import parse_batch
     from pyfalco_gvisor.listener import Connection
+    from pyfalco_syscall.state import SyscallState
 
-    conn = Connection(1, None)  # type: ignore[arg-type]
+    batch = [(Connection(1, None), r) for r in records]  # type: ignore[arg-type]
     dec = Decoder()
-    batch = [(conn, r) for r in records]
     t0 = time.perf_counter()
     n = 0
     for i in range(0, len(batch), 256):
         n += len(dec.decode(batch[i : i + 256]))
     dt = time.perf_counter() - t0
-    return {"records": len(records), "events": n, "seconds": dt}
+    batch = [(Connection(2, None), r) for r in records]  # type: ignore[arg-type]
+    dec, state = Decoder(), SyscallState()
+    t0 = time.perf_counter()
+    for i in range(0, len(batch), 256):
+        parse_batch(state, dec.decode(batch[i : i + 256]))
+    dt_state = time.perf_counter() - t0
+    return {"records": len(records), "events": n, "seconds": dt, "seconds_state": dt_state}
 
 
 def main() -> int:
@@ -132,6 +141,7 @@ def main() -> int:
     ev_rate = eng["events"] / eng["seconds"]
     off_rate = off["events"] / off["seconds"] if off["seconds"] else 0.0
     off_rec_rate = off["records"] / off["seconds"] if off["seconds"] else 0.0
+    state_rate = off["events"] / off["seconds_state"] if off["seconds_state"] else 0.0
     sent = eng["records"] + eng["dropped"]
     drop_pct = 100.0 * eng["dropped"] / sent if sent else 0.0
     print(f"workload: dd bs=1 count={BYTES} in a sandbox (~{4 * BYTES} points)")
@@ -142,6 +152,7 @@ def main() -> int:
           f"{eng['dropped']} ({drop_pct:.2f}%), consumer got {eng['consumed']}")
     print(f"offline decode: {off['records']} records -> {off['events']} events "
           f"= {off_rate:,.0f} events/s ({off_rec_rate:,.0f} records/s)")
+    print(f"offline decode + syscall state: {state_rate:,.0f} events/s")
     ratio = rec_rate / base_rate if base_rate else 0.0
     print(f"engine/baseline records/s ratio: {ratio:.2f}")
     report = {
@@ -155,6 +166,7 @@ def main() -> int:
             "baseline_runsc_dropped": base["dropped"],
             "offline_decode_events_per_s": round(off_rate),
             "offline_decode_records_per_s": round(off_rec_rate),
+            "offline_decode_and_state_events_per_s": round(state_rate),
             "engine_vs_baseline": round(ratio, 3),
             "counters": eng["counters"],
         },

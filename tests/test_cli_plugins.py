@@ -46,7 +46,9 @@ def test_plugin_info_prints_schema_and_open_params(config):
     assert "Init config schema type: JSON\n" in r.stdout
     assert '"max_count": {"type": "integer", "minimum": 1}' in r.stdout
     assert r.stdout.endswith(
-        "Suggested open params:\ncount=3: emit three events\n"
+        "Suggested open params:\n"
+        "count=0: no event (the default: installing tinysrc changes nothing)\n"
+        "count=3: emit three events\n"
         "count=10,every_ms=100: ten events, one every 100 ms\n\n"
     )
 

@@ -139,8 +139,7 @@ class RulesEngine:
                 if "required_plugin_versions" in item:
                     for req in item["required_plugin_versions"]:
                         if req["name"] not in self.plugin_versions:
-                            res.ok = False
-                            res.errors.append(
+                            self.req_error = (
                                 f"Plugin requirement not satisfied, must load one of: "
                                 f"{req['name']} (>= {req['version']})")
                 if "rule" not in item:
@@ -156,6 +155,11 @@ class RulesEngine:
                     condition=item["condition"], output=item.get("output", ""),
                     enabled=item.get("enabled", True)))
         return res
+
+    req_error = None
+
+    def check_plugin_requirements(self):
+        return self.req_error
 
     def select(self, enabled, rule=None, tag=None):
         self.selections.append((enabled, rule, tag))
@@ -312,7 +316,7 @@ class CounterPlugin:
     @hookimpl
     def pyfalco_register_sources(self, register):
         register(SourceSpec(plugin=self.name, event_source=self.source, open=self.open,
-                            open_params=(OpenParam("count=1", "one event"),)))
+                            open_params=(OpenParam("default", "the configured count"),)))
 
     @hookimpl
     def pyfalco_register_fields(self, register):

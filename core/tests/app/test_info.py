@@ -78,7 +78,7 @@ def test_list_plugins_and_plugin_info(one):
     r = cli(one, "--plugin-info", "pa")
     assert r.code == 0
     assert "Init config schema type: Not available" in r.out
-    assert r.out.endswith("Suggested open params:\ncount=1: one event\n\n")
+    assert r.out.endswith("Suggested open params:\ndefault: the configured count\n\n")
     r = cli(one, "--plugin-info", "zz")
     assert r.code == 1 and r.err.endswith("Error: can't find plugin and print its info: zz\n")
 

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
+from pyfalco import hookimpl
 from pyfalco.api import EngineKindSpec
 from pyfalco.plugins import DiscoveryFailure
 
-from pyfalco import hookimpl
-
-from .fakes import CounterPlugin, CounterInstance
+from .fakes import CounterInstance, CounterPlugin
 
 SCHEMA = {
     "type": "object",

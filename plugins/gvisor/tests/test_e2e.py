@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import json
 import signal
+import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -36,20 +38,31 @@ OURS = {"gVisor sensitive file read", "gVisor shell spawned", "gVisor outbound c
 STOCK = "Read sensitive file untrusted"
 
 
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 class Falco:
     """pyfalco in the background with JSON alerts on stdout."""
 
-    def __init__(self, tmp: Path, rules: list[Path]) -> None:
+    def __init__(self, tmp: Path, rules: list[Path], root: str = "") -> None:
         self.sock = tmp / "gvisor.sock"
         self.session = tmp / "session.json"
         self.session.write_text(generate_config(str(self.sock)))
+        self.port = free_port()
         config = tmp / "falco.yaml"
         config.write_text(
             "engine:\n  kind: gvisor\n  gvisor:\n"
-            f"    config: {self.session}\n    root: {tmp / 'no-root'}\n"
+            f"    config: {self.session}\n    root: {root or tmp / 'no-root'}\n"
             "json_output: true\nstdout_output:\n  enabled: true\n"
-            "syslog_output:\n  enabled: false\nwebserver:\n  enabled: false\n"
+            "syslog_output:\n  enabled: false\n"
+            # Prometheus metrics: the engine's counters (runsc's dropped count among them)
+            f"webserver:\n  enabled: true\n  listen_address: 127.0.0.1\n"
+            f"  listen_port: {self.port}\n  prometheus_metrics_enabled: true\n"
             "log_syslog: false\nrules_files: []\nrule_matching: all\n"
+            "metrics:\n  enabled: true\n  interval: 1s\n  output_rule: false\n"
         )
         self.out = open(tmp / "falco.out", "w+")
         self.err = open(tmp / "falco.err", "w+")
@@ -64,6 +77,11 @@ class Falco:
                 self.stop()
                 raise AssertionError(f"pyfalco did not start: {self.stderr()}")
             time.sleep(0.05)
+
+    def metrics(self) -> str:
+        url = f"http://127.0.0.1:{self.port}/metrics"
+        with urllib.request.urlopen(url, timeout=10) as resp:
+            return resp.read().decode()
 
     def alerts(self) -> list[dict]:
         self.out.flush()
@@ -109,6 +127,7 @@ def test_actions_in_sandboxes_fire_rules_with_process_file_and_container(tmp_pat
                         if x["rule"] in OURS}) >= 8 and any(x["rule"] == STOCK for x in alerts)
 
         alerts = wait_alerts(falco, complete)
+        metrics = falco.metrics()
     finally:
         rc = falco.stop()
     assert rc == 0, falco.stderr()
@@ -132,3 +151,39 @@ def test_actions_in_sandboxes_fire_rules_with_process_file_and_container(tmp_pat
     assert shells >= {"bash", "sh"}
     conn = by_rule["gVisor outbound connection"][0]["output_fields"]
     assert conn["fd.name"].endswith("->127.0.0.1:8080") and conn["proc.name"] == "python3"
+    # the engine's counters reach the metrics: Falco's scap.n_* names and runsc's dropped count
+    samples = {line.split("{")[0]: line for line in metrics.splitlines()
+               if line.startswith("falcosecurity_scap_")}
+    for name in ("n_evts", "n_drops", "n_drops_bug", "gvisor_dropped", "connections"):
+        assert f"falcosecurity_scap_{name}_total" in samples, sorted(samples)
+    def value(name: str) -> float:
+        return float(samples[f"falcosecurity_scap_{name}_total"].rsplit(" ", 1)[1])
+
+    assert value("connections") == 2 and value("n_drops_bug") == 0
+    assert value("n_evts") > 100
+
+
+def test_running_sandbox_is_attached_and_its_processes_known(tmp_path):
+    # A sandbox started without any trace session; pyfalco attaches to it at start
+    # (runsc trace create --force) and learns its processes (runsc trace procfs): the loop's
+    # shell, which started before pyfalco, is the known parent of the reads that follow.
+    loop = "while :; do cat /etc/shadow > /dev/null; sleep 0.3; done"
+    with Sandbox(["/bin/sh", "-c", loop], None, tmp_path) as sb:
+        root = sb.state_root()
+        time.sleep(1)
+        falco = Falco(tmp_path, [DATA / "e2e_rules.yaml"], root=root)
+        try:
+            alerts = wait_alerts(falco, lambda a: any(
+                x["rule"] == "gVisor sensitive file read" for x in a), timeout=30)
+            metrics = falco.metrics()
+        finally:
+            rc = falco.stop()
+    assert rc == 0, falco.stderr()
+    reads = [a["output_fields"] for a in alerts if a["rule"] == "gVisor sensitive file read"]
+    assert reads, falco.stderr()
+    assert reads[0]["proc.name"] == "cat" and reads[0]["fd.name"] == "/etc/shadow"
+    assert reads[0]["container.id"].startswith("runsc-")
+    assert reads[0]["proc.pname"] == "sh"
+    seeded = [line for line in metrics.splitlines()
+              if line.startswith("falcosecurity_scap_seeded_processes_total")]
+    assert seeded and float(seeded[0].rsplit(" ", 1)[1]) >= 1  # the loop's sh, from procfs

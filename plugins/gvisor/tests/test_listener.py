@@ -156,3 +156,20 @@ def test_dropped_count_surfaces_in_counters(instance):
     drain(instance, 2)
     c = instance.counters()
     assert c["gvisor_dropped"] == 40 and c["drops"] == 40
+    assert c["n_drops"] == 40 and c["n_drops_bug"] == 0 and c["n_drops_buffer_total"] == 40
+    assert c["n_evts"] == c["events"] == 2
+
+
+def test_reading_thread_failure_ends_the_source_with_an_error(instance, monkeypatch):
+    from pyfalco.errors import PluginError
+
+    def broken(batch):
+        raise RuntimeError("decoder exploded")
+
+    monkeypatch.setattr(instance.decoder, "decode", broken)
+    peer = Peer(instance.socket_path)
+    peer.handshake()
+    peer.send(record(5, payload(5, context_data=ctx())))
+    wait_for(lambda: instance.listener.error is not None)
+    with pytest.raises(PluginError, match="reading thread failed: decoder exploded"):
+        instance.next_batch()

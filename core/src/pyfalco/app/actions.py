@@ -495,6 +495,9 @@ def validate_rules_files(s: State) -> RunResult:
             return RunResult.fatal(f"Could not open file {f} for reading")
         paths.append(p)
     result = s.engine.load(_read_rules(paths))
+    req_err = _plugin_requirements_error(s)
+    if req_err:
+        return RunResult.fatal(req_err)
     if s.settings.json_output:
         _out(json.dumps(result.as_json()) + "\n")
     elif result.ok and result.warnings:
@@ -532,6 +535,11 @@ def load_rules_files(s: State) -> RunResult:
         c.name: hashlib.sha256(c.text.encode("utf-8")).hexdigest() for c in contents
     }
     result = s.engine.load(contents)
+    # Falco: an unsatisfied plugin requirement takes precedence over rule errors (which it
+    # often causes: unknown fields of a plugin that is not loaded)
+    req_err = _plugin_requirements_error(s)
+    if req_err:
+        return RunResult.fatal(req_err)
     if not result.ok:
         return RunResult.fatal(result.as_text(verbose=True).rstrip("\n"))
     if result.warnings:
@@ -548,6 +556,11 @@ def load_rules_files(s: State) -> RunResult:
         _out(_describe_rules(s, s.options.describe_rule))
         return RunResult.exit()
     return RunResult.ok()
+
+
+def _plugin_requirements_error(s: State) -> str | None:
+    check = getattr(s.engine, "check_plugin_requirements", None)
+    return check() if callable(check) else None
 
 
 def _describe_rules(s: State, only: str | None) -> str:

@@ -61,9 +61,13 @@ class LoadedPlugin:
     def name(self) -> str:
         return self.info.name
 
+    #: The first suggested open_params of the plugin's source, used when the plugin is loaded
+    #: with its defaults (no ``plugins:`` entry).
+    default_open_params: str = ""
+
     @property
     def open_params(self) -> str:
-        return self.config.open_params if self.config else ""
+        return self.config.open_params if self.config else self.default_open_params
 
 
 def discover() -> Registry:
@@ -126,7 +130,9 @@ def select_plugins(registry: Registry, settings: Settings) -> list[LoadedPlugin]
 
     def loaded(info: PluginInfo, cfg: PluginConfig | None, implicit: bool = False) -> LoadedPlugin:
         dist = registry.distributions.get(info.name) or _dist_of(registry, info.name)
-        return LoadedPlugin(info=info, distribution=dist, config=cfg, implicit=implicit)
+        suggested = [op.value for s in registry.sources_of(info.name) for op in s.open_params]
+        return LoadedPlugin(info=info, distribution=dist, config=cfg, implicit=implicit,
+                            default_open_params=suggested[0] if suggested else "")
 
     if settings.plugins is None and settings.load_plugins is None:
         return [loaded(info, None) for info in registry.plugins.values()]
@@ -206,9 +212,7 @@ def source_producers(
 def has_syscall_fields(registry: Registry) -> bool:
     """Whether a loaded plugin provides fields for the ``syscall`` source specifically (a
     syscall field provider), beyond fields valid for every source."""
-    return any(SYSCALL_SOURCE in t.sources for t in registry.field_tables) or bool(
-        registry.engine_kinds
-    )
+    return any(SYSCALL_SOURCE in t.sources for t in registry.field_tables)
 
 
 def check_unused(registry: Registry, plugins: Iterable[LoadedPlugin], sources: list[str]) -> None:

@@ -156,6 +156,12 @@ class GvisorInstance:
         # we could not read; decode failures are the "bug" drops, as Falco's n_drops_bug.
         d["drops"] = d["gvisor_dropped"] + d["truncated_records"]
         d["drops_bug"] = d["bad_header"] + d["parse_errors"] + d["map_errors"] + d["unknown_type"]
+        # Falco's names for the gVisor engine's stats (scap.n_* in snapshots and metrics):
+        # n_drops = what the sandboxes reported dropped, n_drops_bug = undecodable records.
+        d["n_evts"] = d["events"]
+        d["n_drops"] = d["drops"]
+        d["n_drops_bug"] = d["drops_bug"]
+        d["n_drops_buffer_total"] = d["drops"] + d["drops_bug"]
         d["connections"] = lc.get("connections", 0)
         d["connections_open"] = sum(
             1 for c in list(self.listener.connections.values()) if c.handshaken

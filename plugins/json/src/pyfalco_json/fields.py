@@ -115,31 +115,37 @@ def _extract_rawtime(evt: Event) -> str | None:
     return str(evt.ts)
 
 
-FIELDS: list[FieldSpec] = [
-    FieldSpec(
-        name="json.value",
-        type=FieldType.STRING,
-        desc=(
-            "The value found at a JSON pointer in the event payload (json.value[/user/name]). "
-            "Strings are given as their text, other values as compact JSON."
+def _fields(prefix: str, alias_of: str | None = None) -> list[FieldSpec]:
+    def desc(text: str, name: str) -> str:
+        return f"Alias of {alias_of}.{name}, kept for older rules." if alias_of else text
+
+    return [
+        FieldSpec(
+            name=f"{prefix}.value",
+            type=FieldType.STRING,
+            desc=desc("The value found at a JSON pointer in the event payload "
+                      "(json.value[/user/name]). Strings are given as their text, other "
+                      "values as compact JSON.", "value"),
+            extract=_extract_value,
+            arg=FieldArg(required=True, key=True),
+            bind=_bind_value,
         ),
-        extract=_extract_value,
-        arg=FieldArg(required=True, key=True),
-        bind=_bind_value,
-        aliases=("jevt.value",),
-    ),
-    FieldSpec(
-        name="json.obj",
-        type=FieldType.STRING,
-        desc="The whole event payload as indented JSON.",
-        extract=_extract_obj,
-        aliases=("jevt.obj",),
-    ),
-    FieldSpec(
-        name="json.rawtime",
-        type=FieldType.STRING,
-        desc="The time of the event, in nanoseconds since the epoch, as decimal text.",
-        extract=_extract_rawtime,
-        aliases=("jevt.rawtime",),
-    ),
-]
+        FieldSpec(
+            name=f"{prefix}.obj",
+            type=FieldType.STRING,
+            desc=desc("The whole event payload as indented JSON.", "obj"),
+            extract=_extract_obj,
+        ),
+        FieldSpec(
+            name=f"{prefix}.rawtime",
+            type=FieldType.STRING,
+            desc=desc("The time of the event, in nanoseconds since the epoch, as decimal text.",
+                      "rawtime"),
+            extract=_extract_rawtime,
+        ),
+    ]
+
+
+#: ``json.value``, ``json.obj``, ``json.rawtime`` and the ``jevt.*`` names, as six fields in
+#: upstream's order (ids 0-5): Falco lists them all and names them as written in outputs.
+FIELDS: list[FieldSpec] = _fields("json") + _fields("jevt", alias_of="json")

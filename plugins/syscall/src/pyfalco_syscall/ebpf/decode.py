@@ -88,7 +88,8 @@ def decode_batch(raws: Iterable[bytes], boot_offset_ns: int) -> tuple[list[Recor
         local = None
         try:
             if cls == CLS_STR1 or cls == CLS_STR2:
-                if len(raw) < HDR_SZ + STR_SZ * (1 if cls == CLS_STR1 else 2):
+                need = HDR_SZ + min(len1, STR_SZ) if cls == CLS_STR1 else HDR_SZ + 2 * STR_SZ
+                if len(raw) < need:
                     raise DecodeError
                 s1 = _cstr(raw, HDR_SZ, min(len1, STR_SZ))
                 if cls == CLS_STR2:

@@ -85,7 +85,6 @@ class BpfDriver:
                  exclude_tgid: int | None = None, drop_failed_exit: bool = False) -> None:
         check_prerequisites()
         from bcc import BPF
-        from bcc.libbcc import _RINGBUF_CB_TYPE
 
         page = os.sysconf("SC_PAGE_SIZE")
         pages = max(1, ring_bytes // page)
@@ -100,20 +99,17 @@ class BpfDriver:
             ) from None
         self.syscalls = syscall_numbers(syscalls)
         self._set_specs(self.syscalls)
+        #: syscalls of the selection this kernel has no tracepoint for (not captured)
+        self.unavailable: list[str] = []
+        self._attach(self.syscalls)
         config = self._bpf[b"config"]
         config[ctypes.c_int(0)] = ctypes.c_uint32(
             os.getpid() if exclude_tgid is None else exclude_tgid)
         config[ctypes.c_int(1)] = ctypes.c_uint32(1 if drop_failed_exit else 0)
-        self._pending: list[bytes] = []
-        pending = self._pending
-        string_at = ctypes.string_at
+        from .ringbuf import RingBuffer, ring_size_of
 
-        def on_record(_ctx: object, data: int, size: int) -> int:
-            pending.append(string_at(data, size))
-            return 0
-
-        self._cb = _RINGBUF_CB_TYPE(on_record)  # keep a reference: the C side holds a pointer
-        self._bpf._open_ring_buffer(self._bpf[b"events"].map_fd, self._cb, None)
+        fd = self._bpf[b"events"].map_fd
+        self._ring = RingBuffer(fd, ring_size_of(fd))
         self._closed = False
 
     def _set_specs(self, syscalls: Mapping[str, int]) -> None:
@@ -122,12 +118,33 @@ class BpfDriver:
             s = spec_for(name)
             specs[ctypes.c_int(nr)] = specs.Leaf(s.cls, s.a1, s.a2, s.cat)
 
+    def _attach(self, syscalls: Mapping[str, int]) -> None:
+        base = "/sys/kernel/tracing/events/syscalls"
+        if not os.path.isdir(base):
+            base = "/sys/kernel/debug/tracing/events/syscalls"
+        for name in sorted(syscalls):
+            fmt = f"{base}/sys_enter_{name}/format"
+            try:
+                with open(fmt) as f:
+                    # argument slots = fields after __syscall_nr
+                    nargs = f.read().split("__syscall_nr", 1)[1].count("field:")
+            except (OSError, IndexError):
+                self.unavailable.append(name)
+                continue
+            try:
+                self._bpf.attach_tracepoint(tp=f"syscalls:sys_enter_{name}",
+                                            fn_name=f"on_sys_enter_{min(nargs, 6)}".encode())
+                self._bpf.attach_tracepoint(tp=f"syscalls:sys_exit_{name}",
+                                            fn_name=b"on_sys_exit")
+            except Exception as exc:
+                raise DriverUnavailable(
+                    f"cannot attach to the syscalls:sys_enter_{name} tracepoint: {exc}"
+                ) from None
+
     def poll(self, timeout_ms: int) -> list[bytes]:
         """Wait up to ``timeout_ms`` for records and return every one available."""
-        self._bpf.ring_buffer_poll(timeout_ms)
-        batch = self._pending[:]
-        self._pending.clear()
-        return batch
+        self._ring.wait(timeout_ms)
+        return self._ring.drain()
 
     def counters(self) -> dict[str, int]:
         """Kernel counters summed over CPUs, plus per-CPU drops (Falco's names where they exist)."""
@@ -149,6 +166,7 @@ class BpfDriver:
         out["n_drops_scratch_map"] = sum(per_cpu[COUNTER_STASH_FULL])
         out["n_drops_page_faults"] = sum(per_cpu[COUNTER_READ_FAULT])
         out["n_drops"] = total + out["n_drops_scratch_map"]
+        out["n_ring_resyncs"] = self._ring.bad
         ncpu = len(per_cpu[0])
         for cpu in range(ncpu):
             out[f"n_drops_buffer_cpu{cpu}"] = sum(
@@ -158,4 +176,5 @@ class BpfDriver:
     def close(self) -> None:
         if not self._closed:
             self._closed = True
+            self._ring.close()
             self._bpf.cleanup()

@@ -23,8 +23,8 @@ from typing import Any, NamedTuple
 
 from . import flags as fl
 from .decode import Record
-from .procscan import local_address
 from .program import KIND_PROCEXIT
+from .sockets import local_address
 
 Params = dict[str, Any]
 

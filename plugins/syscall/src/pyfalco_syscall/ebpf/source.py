@@ -122,7 +122,7 @@ class EbpfSource:
                     log.warning("eBPF record not convertible (%s): %s", rec.syscall, exc)
                 self.build_errors += 1
         self.events += len(out)
-        if self.recorder is not None and out:
+        if self.recorder is not None:
             self.recorder.write_events(out)
         now = out[-1].ts if out else time.time_ns()
         self.drops.check(now, self.driver.counters())
@@ -146,7 +146,7 @@ class EbpfSource:
 def open_ebpf(ctx: OpenContext) -> EbpfSource:
     """Open the syscall source with the eBPF driver (``engine.kind: ebpf`` / ``modern_ebpf``)."""
     from .driver import BpfDriver, DriverUnavailable, boot_offset_ns
-    from .model import event_factory, seed_state
+    from .model import event_factory, fresh_state
 
     cfg = EbpfConfig.from_section(ctx.engine_config or {})
     _check_buffer(cfg.buffer_bytes)
@@ -177,15 +177,19 @@ def open_ebpf(ctx: OpenContext) -> EbpfSource:
                            drop_failed_exit=cfg.drop_failed_exit)
     except DriverUnavailable as exc:
         raise PluginError(f"Cannot open the eBPF engine: {exc}") from None
-    from .procscan import scan
-
-    snapshot = scan(exclude_pid=os.getpid())
-    recorder = None
-    if cfg.capture_file:
-        from .record import open_recorder
-
-        recorder = open_recorder(cfg.capture_file, snapshot)
+    make_event = event_factory()
     drops = DropManager(drops_cfg, getattr(ctx, "internal_alert", None))
-    return EbpfSource(driver, event_factory(), drops=drops, boot_offset_ns=boot_offset_ns(),
-                      stopping=ctx.stopping, recorder=recorder,
-                      on_first_batch=lambda: seed_state(snapshot))
+    source = EbpfSource(driver, make_event, drops=drops, boot_offset_ns=boot_offset_ns(),
+                        stopping=ctx.stopping)
+
+    def start() -> None:
+        # the programs are attached already: nothing created from now on is missed, and
+        # what the scan sees is updated by the events buffered meanwhile
+        state = fresh_state()
+        if cfg.capture_file:
+            from .record import Recorder
+
+            source.recorder = Recorder(cfg.capture_file, state)
+
+    source._on_first_batch = start
+    return source
