@@ -329,3 +329,26 @@ def test_prefetch_ignores_other_events_and_host_processes(store):
     prefetch(Open())
     prefetch(HostExec())
     assert s.stats.lookups == 0
+
+
+def test_cri_o_verbose_info_shape(store, tmp_path):
+    from container_testlib import CRIServer
+
+    srv = CRIServer(str(tmp_path / "crio.sock"))
+    try:
+        srv.responses[ID] = cri_status_response(
+            ID, name="api", image="quay.io/org/api:v2", image_ref="quay.io/org/api@sha256:99",
+            labels={"io.kubernetes.pod.name": "api-7f9", "io.kubernetes.pod.namespace": "prod"},
+            mounts=[], info={"privileged": True, "sandboxID": SANDBOX,
+                             "runtimeSpec": {"linux": {"namespaces": [
+                                 {"type": "pid"}, {"type": "network"}, {"type": "ipc"}]}}})
+        use(CRIClient(srv.path, "cri-o"))
+        e = Evt(Thread([f"=/kubepods.slice/kubepods-pod1.slice/crio-{ID}.scope"]))
+        assert settle(e, "container.name") == "api"
+        assert get("container.type", e) == "cri-o"
+        assert get("container.privileged", e) is True
+        assert get("container.host_network", e) is False
+        assert (get("k8s.pod.name", e), get("k8s.ns.name", e)) == ("api-7f9", "prod")
+        assert get("k8s.pod.ip", e) is None  # sandbox unknown to this runtime: no pod values
+    finally:
+        srv.stop()

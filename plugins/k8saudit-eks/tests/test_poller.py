@@ -254,3 +254,30 @@ def test_lookback_catches_records_ingested_late(logs_client, moto_url):
     finally:
         inst.close()
     assert got == ["on-time", "late"]
+
+
+def test_unknown_profile_is_a_clear_open_error(tmp_path, monkeypatch):
+    cfg_file = tmp_path / "config"
+    cfg_file.write_text("[profile other]\nregion = eu-west-1\n")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(cfg_file))
+    with pytest.raises(PluginError, match=r"error creating AWS config: .*nope"):
+        open_instance({"profile": "nope"}, "c", raw)
+
+
+def test_profile_from_shared_files_is_used(tmp_path, monkeypatch, logs_client, moto_url):
+    cluster = new_cluster(logs_client)
+    put(logs_client, cluster, "kube-apiserver-audit-a", [(int(time.time() * 1000), "via-profile")])
+    (tmp_path / "config").write_text("[profile eks]\nregion = eu-west-1\n")
+    (tmp_path / "credentials").write_text(
+        "[eks]\naws_access_key_id = AKIDPROFILE\naws_secret_access_key = secret\n")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "credentials"))
+    for var in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION"):
+        monkeypatch.delenv(var, raising=False)
+    inst = open_instance(cfg(moto_url, profile="eks"), cluster, raw)
+    try:
+        assert drain(inst, 1, timeout=20) == ["via-profile"]
+        creds = inst.poller.client._request_signer._credentials
+        assert creds.access_key == "AKIDPROFILE"
+    finally:
+        inst.close()

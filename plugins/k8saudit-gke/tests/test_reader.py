@@ -270,3 +270,16 @@ def test_bad_open_params_are_refused(text):
 def test_no_project_is_refused():
     with pytest.raises(PluginError, match="no project"):
         open_instance({"anonymous_credentials": True}, "")
+
+
+def test_missing_credentials_file_is_a_clear_open_error(tmp_path):
+    with pytest.raises(PluginError, match=r"cannot create the Cloud Logging client: .*"
+                                          r"nope\.json"):
+        open_instance({"project_id": "p", "credentials_file": str(tmp_path / "nope.json")}, "")
+
+
+def test_malformed_credentials_file_is_a_clear_open_error(tmp_path):
+    bad = tmp_path / "sa.json"
+    bad.write_text('{"type": "service_account", "project_id": "p"}')  # no key material
+    with pytest.raises(PluginError, match="cannot create the Cloud Logging client"):
+        open_instance({"project_id": "p", "credentials_file": str(bad)}, "")

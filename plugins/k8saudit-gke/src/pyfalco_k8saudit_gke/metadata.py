@@ -91,7 +91,9 @@ def make_session(config: Any) -> Any:
 
         creds: Any = AnonymousCredentials()
     elif config.credentials_file:
-        creds, _ = google.auth.load_credentials_from_file(config.credentials_file, scopes=scopes)
+        from .reader import load_credentials
+
+        creds = load_credentials(config.credentials_file, scopes)
     else:
         creds, _ = google.auth.default(scopes=scopes)
     return AuthorizedSession(creds)

@@ -126,6 +126,24 @@ class Cursor:
         return cls(parse_rfc3339_ns(obj["start"]), {str(k): v for k, v in seen.items()})
 
 
+def load_credentials(path: str, scopes: list[str]) -> Any:
+    """Credentials from ``credentials_file``: a service-account key through its own loader, any
+    other kind (external account, authorized user) through google.auth's generic one."""
+    try:
+        with open(path) as f:
+            kind = json.load(f).get("type")
+    except (OSError, ValueError, AttributeError) as exc:
+        raise ValueError(f"cannot read credentials_file {path}: {exc}") from None
+    if kind == "service_account":
+        from google.oauth2 import service_account
+
+        return service_account.Credentials.from_service_account_file(path, scopes=scopes)
+    import google.auth
+
+    creds, _ = google.auth.load_credentials_from_file(path, scopes=scopes)
+    return creds
+
+
 def make_client(config: GkeConfig, project: str) -> Any:
     """A google-cloud-logging client on its REST transport (the entries come back as JSON)."""
     from google.cloud import logging as gcl
@@ -136,12 +154,8 @@ def make_client(config: GkeConfig, project: str) -> Any:
 
         kwargs["credentials"] = AnonymousCredentials()
     elif config.credentials_file:
-        import google.auth
-
-        creds, _ = google.auth.load_credentials_from_file(
-            config.credentials_file, scopes=["https://www.googleapis.com/auth/logging.read"]
-        )
-        kwargs["credentials"] = creds
+        kwargs["credentials"] = load_credentials(
+            config.credentials_file, ["https://www.googleapis.com/auth/logging.read"])
     if config.api_endpoint:
         kwargs["client_options"] = {"api_endpoint": config.api_endpoint}
     return gcl.Client(**kwargs)
