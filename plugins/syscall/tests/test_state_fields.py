@@ -181,3 +181,43 @@ def test_sockaddr_and_socktuple_accept_wire_bytes():
                                                                 "fd": 4})
     st.parse(c)
     assert extract("fd.name", c) == "127.0.0.1:5555->127.0.0.1:80"
+
+
+def test_seed_from_scan_records():
+    """Duck-typed /proc scan records (a producer's own scanner) seed threads and fds."""
+    from types import SimpleNamespace as NS
+
+    from pyfalco_syscall.state import seed_from_procs
+
+    st = SyscallState()
+    procs = [
+        NS(tid=10, pid=10, ptid=1, comm="srv", exe="srv", exepath="/usr/bin/srv", args=["-v"],
+           cwd="/srv", uid=0, gid=0, loginuid=0xFFFFFFFF, vtid=10, vpid=10, sid=10, vpgid=10,
+           tty=0, env=["A=1"], cgroups=[("cpu", "/docker/abc")], fdlimit=1024, fds=[
+               NS(fd=3, type="ipv4_server", name="0.0.0.0:80", ino=1, l4proto="tcp",
+                  sip="0.0.0.0", sport=80, dip="", dport=0),
+               NS(fd=4, type="ipv4", name="10.0.0.1:80->10.0.0.2:5555", ino=2, l4proto="tcp",
+                  sip="10.0.0.1", sport=80, dip="10.0.0.2", dport=5555),
+               NS(fd=5, type="file", name="/var/log/srv.log", ino=3, l4proto="", sip="",
+                  sport=0, dip="", dport=0)]),
+        NS(tid=11, pid=10, ptid=1, comm="srv", exe="srv", exepath="/usr/bin/srv", args=[],
+           cwd="/srv", uid=0, gid=0, loginuid=0xFFFFFFFF, vtid=11, vpid=10, fds=[]),
+    ]
+    assert seed_from_procs(procs, st) == 2
+    main, thr = st.lookup_thread(10), st.lookup_thread(11)
+    assert thr.fds is main.fds and main.cgroup("cpu") == "/docker/abc"
+    e = SyscallEvent(event_id("read"), ts=1, tid=11, params={"res": 1, "data": b"x", "fd": 4})
+    st.parse(e)
+    assert extract("fd.name", e) == "10.0.0.1:80->10.0.0.2:5555"
+    assert str(extract("fd.sip", e)) == "10.0.0.2" and extract("fd.l4proto", e) == "tcp"
+    assert extract("proc.name", e) == "srv" and extract("proc.env", e, "A") == "1"
+
+
+def test_scan_proc_seeds_live_host():
+    import os
+
+    st = SyscallState()
+    assert st.scan_proc() > 0
+    me = st.lookup_thread(os.getpid())
+    assert me is not None and me.cwd == os.getcwd() and (0 in me.fds or 1 in me.fds)
+    assert st.user_name(0) == "root"

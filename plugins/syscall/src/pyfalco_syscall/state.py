@@ -1096,6 +1096,59 @@ def event_fdinfo(evt: SyscallEvent) -> FdInfo | None:
     return f
 
 
+_SCAN_FD_TYPES = {
+    "file": FD_FILE_V2, "directory": FD_DIRECTORY, "ipv4": FD_IPV4_SOCK, "ipv6": FD_IPV6_SOCK,
+    "ipv4_server": FD_IPV4_SERVSOCK, "ipv6_server": FD_IPV6_SERVSOCK, "unix": FD_UNIX_SOCK,
+    "pipe": FD_FIFO, "event": FD_EVENT, "signalfd": FD_SIGNALFD, "eventpoll": FD_EVENTPOLL,
+    "inotify": FD_INOTIFY, "timerfd": FD_TIMERFD, "netlink": FD_NETLINK, "bpf": FD_BPF,
+    "memfd": FD_MEMFD, "other": FD_UNKNOWN,
+}
+_SCAN_L4 = {"tcp": L4_TCP, "udp": L4_UDP, "icmp": L4_ICMP, "raw": L4_RAW}
+
+
+def seed_from_procs(procs: Iterable[Any], state: SyscallState | None = None) -> int:
+    """Seed threads and fds from /proc scan records (duck-typed: the eBPF driver's
+    ``ProcInfo``/``FdInfo``: ``tid, pid, ptid, comm, exe, exepath, args, cwd, uid, gid,
+    loginuid, vtid, vpid, sid, vpgid, tty, env, cgroups [(subsys, path)], fdlimit, fds`` with
+    fds ``fd, type ("file", "ipv4", "ipv4_server", "unix", "pipe", ...), name, ino, l4proto,
+    sip, sport, dip, dport`` (IPs as text)). Returns the number of threads added."""
+    import ipaddress
+
+    st = state if state is not None else default_state()
+    n = 0
+    for p in procs:
+        t = ThreadInfo(p.tid, p.pid, p.ptid, comm=p.comm, exe=p.exe, exepath=p.exepath,
+                       args=p.args, cwd=p.cwd, uid=p.uid, gid=p.gid, loginuid=p.loginuid,
+                       env=getattr(p, "env", ()))
+        t.vtid, t.vpid = p.vtid, p.vpid
+        t.sid = getattr(p, "sid", -1)
+        t.vpgid = getattr(p, "vpgid", -1)
+        t.tty = getattr(p, "tty", 0)
+        t.fdlimit = getattr(p, "fdlimit", 0)
+        t.cgroups = [f"{k}={v}" for k, v in getattr(p, "cgroups", ())]
+        if p.tid != p.pid:
+            t.flags |= CL_CLONE_THREAD | CL_CLONE_FILES
+        st.add_thread(t)
+        n += 1
+        for f in getattr(p, "fds", ()):
+            ftype = _SCAN_FD_TYPES.get(f.type, FD_UNKNOWN)
+            fdi = FdInfo(f.fd, ftype, f.name, ino=getattr(f, "ino", 0))
+            if ftype in (FD_IPV4_SOCK, FD_IPV6_SOCK, FD_IPV4_SERVSOCK, FD_IPV6_SERVSOCK):
+                try:
+                    sip = ipaddress.ip_address(f.sip).packed if f.sip else None
+                    dip = ipaddress.ip_address(f.dip).packed if f.dip else None
+                except ValueError:
+                    sip = dip = None
+                fdi.sip, fdi.sport, fdi.dip, fdi.dport = sip, f.sport, dip, f.dport
+                if ftype in (FD_IPV4_SERVSOCK, FD_IPV6_SERVSOCK):
+                    fdi.dip, fdi.dport = sip, f.sport
+                    fdi.role = ROLE_SERVER
+                fdi.l4proto = _SCAN_L4.get(getattr(f, "l4proto", ""), L4_UNKNOWN)
+                fdi.connected = fdi.l4proto == L4_TCP and ftype in (FD_IPV4_SOCK, FD_IPV6_SOCK)
+            t.fds[f.fd] = fdi
+    return n
+
+
 _DEFAULT: SyscallState | None = None
 _DEFAULT_LOCK = threading.Lock()
 
@@ -1121,5 +1174,5 @@ def parse_event(evt: Any) -> None:
 
 __all__ = [
     "FdInfo", "ThreadInfo", "SyscallState", "Interface", "User", "default_state", "parse_event",
-    "event_fdinfo", "concatenate_paths",
+    "event_fdinfo", "concatenate_paths", "seed_from_procs",
 ]
