@@ -5,6 +5,7 @@ without the syscall plugin, runs Falco-style rules of both sources with --disabl
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -26,8 +27,14 @@ def sh(*cmd: str | Path, timeout: float = 600, **kw) -> subprocess.CompletedProc
 @pytest.fixture(scope="module")
 def wheels(tmp_path_factory) -> dict[str, Path]:
     out = tmp_path_factory.mktemp("wheels")
+    src = tmp_path_factory.mktemp("src")
     for dist in DISTRIBUTIONS:
-        sh(sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", out, dist)
+        # build from a copy: setuptools leaves build/ trees behind, which must never appear in
+        # the checkout (other tests import and walk it)
+        copy = src / dist.name
+        shutil.copytree(dist, copy, ignore=shutil.ignore_patterns(
+            "build", "*.egg-info", "__pycache__", ".pytest_cache", "tests"))
+        sh(sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", out, copy)
     return {w.name.split("-")[0].replace("_", "-"): w for w in out.glob("*.whl")}
 
 
