@@ -7,6 +7,7 @@ errors or warnings; all files load together in one run too; ``pyfalco -V`` repor
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -108,9 +109,10 @@ TODAY_COUNTS = {
 
 
 def _detect_cases() -> list[tuple[str, dict]]:
-    from conftest import UPSTREAM  # the root conftest: ../shared/upstream
-
-    base = UPSTREAM / "falco-tests"
+    # located as the root conftest's ``upstream`` fixture does (needed at collection time)
+    repo = Path(__file__).resolve().parents[1]
+    shared = Path(os.environ.get("PYFALCO_SHARED", repo.parent / "shared")).resolve()
+    base = shared / "upstream" / "falco-tests"
     if not base.is_dir():
         return []
     out = []
