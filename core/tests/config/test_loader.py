@@ -134,7 +134,7 @@ def test_schema_accepts_weak_types_and_the_shipped_config():
     cfg = load_config(packaged_config_path(), ["json_output=true"])
     assert [f.status for f in cfg.files] == ["ok"]
     s = interpret(cfg)
-    assert s.engine_kind == "nodriver" and s.json_output is True
+    assert s.engine_kind == "modern_ebpf" and s.json_output is True
     assert s.plugins is None and s.load_plugins is None
 
 

@@ -127,7 +127,8 @@ def events(draw) -> FakeEvent:
     return FakeEvent(etype, **values)
 
 
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=400, deadline=None, database=None,
+          suppress_health_check=[HealthCheck.too_slow])
 @given(cond=conditions(), evs=st.lists(events(), min_size=1, max_size=6))
 def test_codegen_matches_interpreter(cond: str, evs: list[FakeEvent]) -> None:
     ir = ConditionCompiler(FIELDS).compile(parse(cond))
@@ -136,7 +137,8 @@ def test_codegen_matches_interpreter(cond: str, evs: list[FakeEvent]) -> None:
         assert fn(e) == evaluate(ir, e), (cond, e.values, source)
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=150, deadline=None, database=None,
+          suppress_health_check=[HealthCheck.too_slow])
 @given(conds=st.lists(conditions(), min_size=1, max_size=4),
        evs=st.lists(events(), min_size=1, max_size=4), first=st.booleans())
 def test_dispatch_matches_interpreter(conds: list[str], evs: list[FakeEvent],

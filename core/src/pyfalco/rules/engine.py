@@ -14,7 +14,7 @@ from ..errors import ConfigError
 from ..priority import Priority
 from . import ast
 from .codegen import compile_dispatch, compile_rule, fold_event_type
-from .collector import RuleInfo, parse_semver
+from .collector import ListInfo, MacroInfo, RuleInfo, parse_semver
 from .compile import ConditionCompiler
 from .evttypes import ALL, NO_EVTTYPE_THRESHOLD, EvtSet, event_types
 from .fields import BASE_FIELDS, FieldCatalog, iso8601
@@ -184,6 +184,8 @@ class RulesEngine:
         self._selections: list[tuple[bool, str | None, str | None]] = []
         self._append_output: list[Mapping[str, Any]] = []
         self._loader: Loader | None = None
+        self._macros: list[MacroInfo] = []
+        self._lists: list[ListInfo] = []
         self.result: LoadResult | None = None
 
     # -- loading ----------------------------------------------------------------------------
@@ -206,6 +208,9 @@ class RulesEngine:
             if compiled is not None and not fr.errors:
                 self._rules = [self._make_rule(lr.info, lr.condition_text, lr.compiled)
                                for lr in compiled]
+                col = loader.collector
+                self._macros = sorted(col.macros.values(), key=lambda m: m.index)
+                self._lists = sorted(col.lists.values(), key=lambda x: x.index)
         self.result = result
         return result
 
@@ -359,6 +364,14 @@ class RulesEngine:
             if hit:
                 on = enabled
         return on
+
+    def macros(self) -> list[MacroInfo]:
+        """The loaded macros in definition order (name, condition, used) for -L/-l."""
+        return list(self._macros)
+
+    def lists(self) -> list[ListInfo]:
+        """The loaded lists in definition order (name, items, used)."""
+        return list(self._lists)
 
     def rules(self, source: str | None = None) -> list[CompiledRule]:
         """Every loaded rule (``enabled`` reflects selection and the min priority)."""

@@ -12,6 +12,7 @@ README ("Upstream quirks") and marked ``# quirk:`` here.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -21,6 +22,7 @@ from pyfalco.api import Event, FieldArg, FieldSpec, FieldType
 
 _dumps = orjson.dumps
 _MISSING: Any = object()
+_BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
 _INDEX = FieldArg(index=True)
 _KEY_REQUIRED = FieldArg(required=True, key=True)
 
@@ -286,7 +288,8 @@ def _uri_param(evt: Event, key: str | None) -> str | None:
         query = urlsplit(uri).query
     except ValueError:
         return None
-    if ";" in query:  # Go's url.ParseQuery refuses ';' separators: upstream has no value
+    if ";" in query or _BAD_ESCAPE.search(query):
+        # Go's url.ParseQuery refuses ';' separators and invalid %-escapes: no value upstream
         return None
     values = parse_qs(query, keep_blank_values=True).get(key)
     return values[0] if values else None

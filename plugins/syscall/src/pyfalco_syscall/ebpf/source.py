@@ -177,6 +177,10 @@ def open_ebpf(ctx: OpenContext) -> EbpfSource:
                            drop_failed_exit=cfg.drop_failed_exit)
     except DriverUnavailable as exc:
         raise PluginError(f"Cannot open the eBPF engine: {exc}") from None
+    if driver.unavailable:
+        log.warning("No tracepoint on this kernel for: %s (not captured)",
+                    ", ".join(driver.unavailable))
+    log.info("eBPF probe attached: %d syscalls captured", len(driver.syscalls))
     make_event = event_factory()
     drops = DropManager(drops_cfg, getattr(ctx, "internal_alert", None))
     source = EbpfSource(driver, make_event, drops=drops, boot_offset_ns=boot_offset_ns(),

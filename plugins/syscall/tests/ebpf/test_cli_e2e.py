@@ -1,0 +1,96 @@
+"""pyfalco run as Falco is run (``pyfalco -c falco.yaml -r rules.yaml``) on the eBPF engine with
+the project's default syscall rules: real actions on this host fire each expected rule once, with
+the right proc.name, fd.name and user.name in the JSON alert."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+pytestmark = [pytest.mark.root, pytest.mark.kernel, pytest.mark.slow]
+
+PYFALCO = str(Path(sys.executable).parent / "pyfalco")
+RULES = (Path(__file__).resolve().parents[2] / "src" / "pyfalco_syscall" / "rules"
+         / "pyfalco_syscall_rules.yaml")
+
+
+def test_pyfalco_ebpf_default_rules(tmp_path):
+    work = tmp_path / f"pyfalco-{uuid.uuid4().hex[:8]}"
+    work.mkdir()
+    config = tmp_path / "falco.yaml"
+    config.write_text(
+        "engine:\n  kind: modern_ebpf\n  modern_ebpf:\n    buf_size_preset: 4\n"
+        "json_output: true\nstdout_output:\n  enabled: true\nsyslog_output:\n  enabled: false\n"
+        "webserver:\n  enabled: false\nlog_syslog: false\nlog_stderr: true\nlog_level: info\n"
+        "rules_files: []\nrule_matching: all\nplugins:\n  - name: syscall\nload_plugins: [syscall]\n"
+    )
+    out = open(tmp_path / "falco.out", "w+")
+    err = open(tmp_path / "falco.err", "w+")
+    proc = subprocess.Popen([PYFALCO, "-c", str(config), "-r", str(RULES)], stdout=out,
+                            stderr=err, stdin=subprocess.DEVNULL)
+    etc_file, bin_file = Path(f"/etc/{work.name}"), Path(f"/usr/local/bin/{work.name}")
+    try:
+        end = time.monotonic() + 120
+        while "eBPF probe attached" not in Path(err.name).read_text():
+            assert proc.poll() is None and time.monotonic() < end, Path(err.name).read_text()
+            time.sleep(0.1)
+        time.sleep(1.0)  # the first batch seeds the state from /proc
+        (work / "suid").write_text("x")
+        with open(work / ".bash_history", "x") as hist:  # O_EXCL, not O_TRUNC: no alert
+            hist.write("ls\n")
+        for argv in (["cat", "/etc/shadow"], ["touch", str(etc_file)], ["touch", str(bin_file)],
+                     ["chmod", "u+s", str(work / "suid")], ["rm", str(work / ".bash_history")],
+                     ["perl", "-e", 'system("/bin/sh", "-c", "exit 0")'],
+                     [sys.executable, "-c",
+                      "import socket, time\ns = socket.socket(); s.setblocking(False)\n"
+                      "try:\n    s.connect(('198.51.100.7', 80))\n"
+                      "except BlockingIOError:\n    pass\ntime.sleep(1.5)\n"]):
+            subprocess.run(argv, stdout=subprocess.DEVNULL, check=True)
+        time.sleep(2.0)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            rc = proc.wait(60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            rc = proc.wait()
+        for p in (etc_file, bin_file):
+            p.unlink(missing_ok=True)
+    stderr = Path(err.name).read_text()
+    assert rc == 0, stderr
+    alerts = [json.loads(line) for line in Path(out.name).read_text().splitlines()
+              if line.startswith("{")]
+
+    def ours(rule, key, pred):
+        return [a for a in alerts if a["rule"] == rule and pred(a["output_fields"].get(key) or "")]
+
+    def one(rule, key, pred):
+        got = ours(rule, key, pred)
+        assert len(got) == 1, (rule, got, [a["rule"] for a in alerts])
+        f = got[0]["output_fields"]
+        assert f["user.name"] == "root"
+        return f
+
+    f = one("Read sensitive file untrusted", "proc.name", lambda v: v == "cat")
+    assert f["fd.name"] == "/etc/shadow"
+    f = one("Write below etc", "fd.name", lambda v: v == str(etc_file))
+    assert f["proc.name"] == "touch"
+    f = one("Write below binary dir", "fd.name", lambda v: v == str(bin_file))
+    assert f["proc.name"] == "touch"
+    f = one("Set Setuid or Setgid bit", "evt.arg.filename", lambda v: work.name in v)
+    assert f["proc.name"] == "chmod"
+    f = one("Delete or rename shell history", "evt.arg.name", lambda v: work.name in v)
+    assert f["proc.name"] == "rm"
+    f = one("Run shell untrusted", "proc.pname", lambda v: v == "perl")
+    assert f["proc.name"] == "sh"
+    f = one("Unexpected outbound connection destination", "fd.name",
+            lambda v: v.endswith("->198.51.100.7:80"))
+    assert f["proc.name"].startswith("python") and not f["fd.name"].startswith("0.0.0.0:")
+    assert "Opening 'syscall' source with modern BPF probe." in stderr
