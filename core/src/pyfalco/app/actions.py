@@ -84,8 +84,11 @@ def print_config_schema(s: State) -> RunResult:
 def print_rule_schema(s: State) -> RunResult:
     if s.options.print_rule_schema:
         schema = _rules_api("rule_schema", optional=True)
-        if schema is None:
-            return RunResult.fatal("the rules engine does not provide a rules-file schema")
+        if schema is None:  # the rules package's own, when it has one, else the core's
+            from importlib.resources import files
+
+            text = files("pyfalco.config").joinpath("falco_rules_schema.json").read_text("utf-8")
+            schema = json.loads(text)
         value = schema() if callable(schema) else schema
         _out(json.dumps(value, indent=2) + "\n")
         return RunResult.exit()
@@ -857,8 +860,7 @@ def process_events(s: State) -> RunResult:
                 break
             log.debug("Opening event source '%s'", src)
             if src == SYSCALL_SOURCE and kind_spec is not None:
-                log.info("Opening '%s' source with %s", src,
-                         kind_spec.description or kind_spec.name)
+                log.info("Opening '%s' source with engine kind '%s'", src, kind_spec.name)
                 inst = kind_spec.open(
                     _open_context(s, by_name.get(kind_spec.plugin), src, s.settings.engine_config)
                 )
