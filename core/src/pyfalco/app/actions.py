@@ -10,6 +10,7 @@ the teardown actions. Actions raise :class:`~pyfalco.errors.ConfigError` for fat
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import hashlib
 import json
@@ -824,6 +825,15 @@ def _open_context(s: State, plugin: plugin_loading.LoadedPlugin | None, source: 
     ev_types = None
     if source in s.engine_sources:
         ev_types = s.engine.evaluator(source, s.settings.rule_matching).event_types
+    extra: dict[str, Any] = {}
+    if "internal_alert" in _OPEN_CONTEXT_FIELDS and s.outputs is not None:
+        # drop alerts and other internal messages of a source (Falco's handle_msg)
+        outputs = s.outputs
+
+        def internal_alert(msg: str, priority: Priority, fields: Any, rule: str) -> None:
+            outputs.handle_internal(msg, priority, fields, rule=rule)
+
+        extra["internal_alert"] = internal_alert
     return OpenContext(
         init_config=dict(plugin.init_config) if plugin else {},
         open_params=plugin.open_params if plugin else "",
@@ -831,7 +841,11 @@ def _open_context(s: State, plugin: plugin_loading.LoadedPlugin | None, source: 
         config=s.config.tree,
         event_types=ev_types,
         stopping=s.control.stopping,
+        **extra,
     )
+
+
+_OPEN_CONTEXT_FIELDS = frozenset(f.name for f in dataclasses.fields(OpenContext))
 
 
 def process_events(s: State) -> RunResult:
