@@ -111,3 +111,26 @@ def test_running_sandbox_is_attached_and_its_processes_read(tmp_path):
             assert inst.state.lookup_thread(cat.ptid).comm == "sh"
         finally:
             inst.close()
+
+
+def test_forced_reattach_keeps_the_sandbox_identity(engine, tmp_path):
+    # A traced sandbox re-attached with `trace create --force`: the old connection ends, a new
+    # one starts (its handshake before the old EOF); thread ids keep their sandbox base.
+    from pyfalco_gvisor import runsc
+
+    loop = "while :; do cat /etc/hostname > /dev/null; sleep 0.2; done"
+    with Sandbox(["/bin/sh", "-c", loop], engine.config_path, tmp_path) as sb:
+        root = sb.state_root()
+
+        def opened(evs):
+            return [e for e in evs if e.type == "openat" and e.params["name"] == "/etc/hostname"]
+
+        before = collect_until(engine, lambda evs: len(opened(evs)) >= 2, timeout=30)
+        (cid,) = runsc.list_running(root)
+        runsc.trace_create(root, engine.config_path, cid, force=True)
+        collect_until(engine, lambda evs: engine.counters()["connections"] >= 2, timeout=30)
+        after = collect_until(engine, lambda evs: len(opened(evs)) >= 2, timeout=30)
+    assert engine.counters()["connections"] == 2
+    assert engine.counters()["drops_bug"] == 0
+    assert {e.tid >> 32 for e in opened(before)} == {e.tid >> 32 for e in opened(after)}
+    assert {e.container_id for e in opened(after)} == {cid}

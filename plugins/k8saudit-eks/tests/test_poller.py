@@ -281,3 +281,32 @@ def test_profile_from_shared_files_is_used(tmp_path, monkeypatch, logs_client, m
         assert creds.access_key == "AKIDPROFILE"
     finally:
         inst.close()
+
+
+def test_restart_with_state_file_neither_loses_nor_repeats(logs_client, moto_url, tmp_path):
+    state = tmp_path / "eks.cursor"
+    cluster = new_cluster(logs_client)
+    base = int(time.time() * 1000) - 60_000
+    put(logs_client, cluster, "kube-apiserver-audit-a",
+        [(base + i // 4, f"a{i}") for i in range(40)])
+    inst = open_instance(cfg(moto_url, state_file=str(state)), cluster, raw)
+    got = drain(inst, 40)
+    inst.close()
+    assert state.exists()
+    # while pyfalco is down: more records, some in the last millisecond already read
+    put(logs_client, cluster, "kube-apiserver-audit-a",
+        [(base + 9, f"b{i}") for i in range(3)] + [(base + 20 + i, f"c{i}") for i in range(5)])
+    inst = open_instance(cfg(moto_url, state_file=str(state), shift=1), cluster, raw)
+    try:
+        got2 = drain(inst, 8) + settle(inst, 0.6)
+    finally:
+        inst.close()
+    assert sorted(got) == sorted(f"a{i}" for i in range(40))
+    assert sorted(got2) == sorted([f"b{i}" for i in range(3)] + [f"c{i}" for i in range(5)])
+
+
+def test_corrupt_state_file_is_refused_with_its_name(tmp_path, moto_url):
+    state = tmp_path / "bad.cursor"
+    state.write_text('{"start_ms": "yesterday"}')
+    with pytest.raises(PluginError, match=f"cannot read state_file {state}"):
+        open_instance(cfg(moto_url, state_file=str(state)), "c", raw)

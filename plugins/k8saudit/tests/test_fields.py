@@ -191,6 +191,8 @@ def test_role_rules_index_selects_a_rule() -> None:
 def test_uri_param_with_semicolon_has_no_value() -> None:
     assert field("ka.uri.param", audit(requestURI="/x?a=1;b=2"), "a") is None
     assert field("ka.uri.param", audit(requestURI="/x?a=&b=2"), "a") == ""
+    assert field("ka.uri.param", audit(requestURI="/x?a=%zz&b=2"), "b") is None  # Go: error
+    assert field("ka.uri.param", audit(requestURI="/x?a=x%20y+z"), "a") == "x y z"
 
 
 def test_annotations_and_cluster_name() -> None:

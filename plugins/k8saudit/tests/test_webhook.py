@@ -286,3 +286,18 @@ def test_memory_bound_under_concurrent_load(open_webhook, trace_objects) -> None
     events = collect(inst, accepted * len(trace_objects) * 4)
     assert len(events) == accepted * len(trace_objects) * 4
     assert inst.counters()["webhook_rejected_busy"] == 29
+
+
+def test_empty_host_listens_on_every_interface(trace_objects) -> None:
+    inst = open_instance("http://:0/k8s-audit", K8sAuditConfig())
+    try:
+        addrs = ["127.0.0.1"] + (["::1"] if socket.has_dualstack_ipv6() else [])
+        for host in addrs:
+            conn = http.client.HTTPConnection(host, inst.port, timeout=10)
+            conn.request("POST", "/k8s-audit", body=event_list(trace_objects[:1]),
+                         headers={"Content-Type": "application/json"})
+            assert conn.getresponse().status == 200
+            conn.close()
+        assert len(collect(inst, len(addrs))) == len(addrs)
+    finally:
+        inst.close()

@@ -28,6 +28,7 @@ from .values import CompileError
 __all__ = ["CompiledRule", "LoadResult", "Match", "RulesContent", "RulesEngine",
            "SourceEvaluator"]
 
+_UNBUILT: Any = object()
 BASE_EVT_TYPE = next(f for f in BASE_FIELDS if f.name == "evt.type")
 _DEPRECATED_OUTPUT_FIELDS = ("evt.dir", "evt.latency", "evt.wait_latency")
 
@@ -136,6 +137,9 @@ class SourceEvaluator:
 
     def _build(self, etype: str) -> Any:
         entries = self.rules_for_type(etype)
+        if not entries:
+            self._dispatch[etype] = None  # most event types: no rule, no call
+            return None
         irs = [(fold_event_type(rule.ir, etype, BASE_EVT_TYPE), m) for rule, m in entries]
 
         def fallback(i: int, event: Event) -> bool:
@@ -155,9 +159,11 @@ class SourceEvaluator:
             return False
 
     def process(self, event: Event) -> list[Match]:
-        fn = self._dispatch.get(event.type)
-        if fn is None:
+        fn = self._dispatch.get(event.type, _UNBUILT)
+        if fn is _UNBUILT:
             fn = self._build(event.type)
+        if fn is None:
+            return []
         return fn(event)
 
     @property

@@ -87,6 +87,13 @@ CONFIG_SCHEMA: dict[str, Any] = {
             "or could not reach the endpoint, before on_error applies",
             "default": 6,
         },
+        "state_file": {
+            "type": "string",
+            "title": "State file",
+            "description": "Where the read position is kept between runs (a restart then "
+            "neither loses nor repeats records); empty = start shift seconds back",
+            "default": "",
+        },
         "lookback": {
             "type": "number",
             "minimum": 0,
@@ -126,6 +133,7 @@ class EksConfig:
     max_retries: int = 6
     max_backoff_s: float = 20.0
     lookback_s: float = 0.0
+    state_file: str = ""
     min_backoff_s: float = 0.5
 
     @classmethod
@@ -146,5 +154,6 @@ class EksConfig:
             max_retries=int(cfg.get("max_retries", 6)),
             max_backoff_s=float(cfg.get("max_backoff") or 20),
             lookback_s=float(cfg.get("lookback") or 0),
+            state_file=cfg.get("state_file") or "",
             min_backoff_s=float(cfg.get("min_backoff") or 0.5),
         )

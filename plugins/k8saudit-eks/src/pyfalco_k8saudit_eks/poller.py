@@ -14,13 +14,16 @@ only what the failed attempt had not.
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import random
 import re
 import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from .config import EksConfig
@@ -85,6 +88,24 @@ class Cursor:
     start_ms: int
     seen: dict[tuple[str, str], int] = field(default_factory=dict)
 
+    def to_json(self) -> str:
+        return json.dumps({"start_ms": self.start_ms,
+                           "seen": [[st, eid, ts] for (st, eid), ts in self.seen.items()]})
+
+    @classmethod
+    def from_json(cls, text: str) -> Cursor:
+        obj = json.loads(text)
+        start = obj["start_ms"]
+        if not isinstance(start, int):
+            raise ValueError("'start_ms' must be an integer")
+        seen: dict[tuple[str, str], int] = {}
+        for item in obj.get("seen", []):
+            stream, eid, ts = item
+            if not (isinstance(stream, str) and isinstance(eid, str) and isinstance(ts, int)):
+                raise ValueError(f"bad 'seen' entry {item!r}")
+            seen[(stream, eid)] = ts
+        return cls(start, seen)
+
     def advance(self, lookback_ms: int = 0) -> None:
         """After a complete poll: start at the greatest timestamp emitted (minus the lookback),
         forget older ids."""
@@ -116,6 +137,19 @@ class CloudWatchPoller:
         #: ``sleep(seconds) -> stop requested`` (an Event's wait in the source thread).
         self._sleep = sleep or (lambda s: bool(time.sleep(s)))
         self.cursor = Cursor(start_ms=self._now_ms() - config.shift_s * 1000)
+        if config.state_file and os.path.exists(config.state_file):
+            try:
+                self.cursor = Cursor.from_json(Path(config.state_file).read_text())
+            except (OSError, ValueError, KeyError, TypeError) as exc:
+                raise PollError(f"cannot read state_file {config.state_file}: {exc}") from None
+
+    def save_state(self) -> None:
+        """Write the cursor to ``state_file`` (atomically) so a restart resumes exactly."""
+        path = self.config.state_file
+        if path:
+            tmp = f"{path}.tmp"
+            Path(tmp).write_text(self.cursor.to_json())
+            os.replace(tmp, path)
 
     # -- one poll ---------------------------------------------------------------------------
 
@@ -271,6 +305,10 @@ class PollerThread:
     def stop(self) -> None:
         self.stop_event.set()
         self.thread.join(timeout=10)
+        try:
+            self.poller.save_state()
+        except OSError as exc:
+            log.error("k8saudit-eks: cannot write state_file: %s", exc)
 
     def _run(self) -> None:
         cfg = self.poller.config
@@ -281,6 +319,7 @@ class PollerThread:
                     for rec in self.poller.poll():
                         if not self.deliver(rec):
                             return
+                    self.poller.save_state()
                     failures = 0
                     wait = cfg.polling_interval_s
                 except PollError as exc:

@@ -11,7 +11,7 @@ from pyfalco.api import Event
 from pyfalco.errors import PluginError
 
 from .config import EksConfig
-from .poller import CloudWatchPoller, PollerThread, Record
+from .poller import CloudWatchPoller, PollError, PollerThread, Record
 
 #: Events per batch and how long next_batch waits for the first one (the Go SDK's 128 / 30 ms;
 #: the core wants an answer within ~100 ms to notice a shutdown).
@@ -106,4 +106,8 @@ def open_instance(
             client = make_client(config)
         except Exception as exc:  # botocore raises many kinds here (profile not found, ...)
             raise PluginError(f"k8saudit-eks: error creating AWS config: {exc}") from exc
-    return EksInstance(CloudWatchPoller(client, cluster, config), to_events, converter_counters)
+    try:
+        poller = CloudWatchPoller(client, cluster, config)
+    except PollError as exc:
+        raise PluginError(f"k8saudit-eks: {exc}") from None
+    return EksInstance(poller, to_events, converter_counters)

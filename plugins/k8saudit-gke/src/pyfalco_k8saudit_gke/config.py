@@ -36,7 +36,7 @@ CONFIG_SCHEMA: dict[str, Any] = {
                        minimum=0),
         "lookback": _prop("number", "Lookback", "Seconds before the newest entry seen that every "
                           "poll lists again, to catch entries that arrive late (duplicates are "
-                          "skipped by insertId)", 0, minimum=0),
+                          "skipped by insertId)", 10, minimum=0),
         "state_file": _prop("string", "State file", "Where the read position is kept between "
                             "runs (a restart then neither loses nor repeats entries); empty = "
                             "start shift seconds back", ""),
@@ -79,7 +79,7 @@ class GkeConfig:
     polling_interval_s: float = 5.0
     page_size: int = 1000
     shift_s: float = 1.0
-    lookback_s: float = 0.0
+    lookback_s: float = 10.0
     state_file: str = ""
     use_status: bool = False
     fetch_cluster_metadata: bool = False
@@ -103,7 +103,7 @@ class GkeConfig:
             polling_interval_s=float(cfg.get("polling_interval") or d.polling_interval_s),
             page_size=int(cfg.get("page_size") or d.page_size),
             shift_s=float(cfg.get("shift", d.shift_s)),
-            lookback_s=float(cfg.get("lookback", 0)),
+            lookback_s=float(cfg.get("lookback", d.lookback_s)),
             state_file=cfg.get("state_file") or "",
             use_status=bool(cfg.get("use_status", False)),
             fetch_cluster_metadata=bool(cfg.get("fetch_cluster_metadata", False)),

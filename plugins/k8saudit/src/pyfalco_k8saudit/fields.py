@@ -12,6 +12,7 @@ README ("Upstream quirks") and marked ``# quirk:`` here.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -21,6 +22,7 @@ from pyfalco.api import Event, FieldArg, FieldSpec, FieldType
 
 _dumps = orjson.dumps
 _MISSING: Any = object()
+_BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
 _INDEX = FieldArg(index=True)
 _KEY_REQUIRED = FieldArg(required=True, key=True)
 
@@ -147,7 +149,16 @@ def _per_item(
     values: Callable[[Any, dict[str, Any]], list[str]],
 ) -> Callable[[Event, int | None], list[str] | None]:
     """A list field over the elements of an array (containers, volumes, rules): ``values(item,
-    audit_obj)`` gives each element's strings; the index argument selects one element."""
+    audit_obj)`` gives each element's strings; the index argument selects one element.
+
+    The two most used shapes (a leaf path per element, a required key per element, possibly
+    mapped) get a loop of their own, without a call and a list per element."""
+    leaf: tuple[str, ...] | None = getattr(values, "leaf_keys", None)
+    required: str | None = getattr(values, "required_key", None)
+    if leaf is not None:
+        return _per_item_leaf(array_keys, leaf)
+    if required is not None:
+        return _per_item_required(array_keys, required, getattr(values, "mapper", None))
 
     def extract(evt: Event, index: int | None = None) -> list[str] | None:
         obj = audit_object(evt)
@@ -167,6 +178,48 @@ def _per_item(
     return extract
 
 
+def _per_item_leaf(
+    array_keys: tuple[str, ...], keys: tuple[str, ...]
+) -> Callable[[Event, int | None], list[str] | None]:
+    def extract(evt: Event, index: int | None = None) -> list[str] | None:
+        obj = audit_object(evt)
+        if obj is None:
+            return None
+        items = _items(obj, array_keys, index)
+        if items is None:
+            return None
+        out = []
+        for item in items:
+            v = _walk(item, keys)
+            if v is not _MISSING:
+                out.append(v if type(v) is str else render(v))
+        return out or None
+
+    return extract
+
+
+def _per_item_required(
+    array_keys: tuple[str, ...], key: str, mapper: Callable[[str], str] | None
+) -> Callable[[Event, int | None], list[str] | None]:
+    def extract(evt: Event, index: int | None = None) -> list[str] | None:
+        obj = audit_object(evt)
+        if obj is None:
+            return None
+        items = _items(obj, array_keys, index)
+        if items is None:
+            return None
+        out = []
+        for item in items:
+            v = item.get(key, _MISSING) if type(item) is dict else _MISSING
+            if v is _MISSING:
+                return None  # upstream: a wrong type error, no value for the whole field
+            v = v if type(v) is str else render(v)
+            out.append(v if mapper is None else mapper(v))
+        return out or None
+
+    return extract
+
+
 def _leaf(*keys: str) -> Callable[[Any, dict[str, Any]], list[str]]:
     """An element's value at ``keys``; elements without it are skipped (upstream skips nulls)."""
 
@@ -174,18 +227,25 @@ def _leaf(*keys: str) -> Callable[[Any, dict[str, Any]], list[str]]:
         v = _walk(item, keys)
         return [] if v is _MISSING else [render(v)]
 
+    values.leaf_keys = keys  # type: ignore[attr-defined] - _per_item's fast loop
     return values
 
 
-def _required_leaf(key: str) -> Callable[[Any, dict[str, Any]], list[str]]:
-    """Every element must have ``key`` (container name, image): else no value for the field."""
+def _required_leaf(
+    key: str, mapper: Callable[[str], str] | None = None
+) -> Callable[[Any, dict[str, Any]], list[str]]:
+    """Every element must have ``key`` (container name, image): else no value for the field.
+    ``mapper`` transforms each value (the image's repository)."""
 
     def values(item: Any, _obj: dict[str, Any]) -> list[str]:
         v = item.get(key, _MISSING) if type(item) is dict else _MISSING
         if v is _MISSING:
             raise _WrongType(key)
-        return [render(v)]
+        v = render(v)
+        return [v if mapper is None else mapper(v)]
 
+    values.required_key = key  # type: ignore[attr-defined] - _per_item's fast loop
+    values.mapper = mapper  # type: ignore[attr-defined]
     return values
 
 
@@ -227,9 +287,7 @@ def image_repository(image: str) -> str:
     return image if colon < 0 else image[:colon]
 
 
-def _repositories(item: Any, obj: dict[str, Any]) -> list[str]:
-    (image,) = _required_leaf("image")(item, obj)
-    return [image_repository(image)]
+_repositories = _required_leaf("image", image_repository)
 
 
 def _effective(key: str) -> Callable[[Any, dict[str, Any]], list[str]]:
@@ -286,7 +344,8 @@ def _uri_param(evt: Event, key: str | None) -> str | None:
         query = urlsplit(uri).query
     except ValueError:
         return None
-    if ";" in query:  # Go's url.ParseQuery refuses ';' separators: upstream has no value
+    if ";" in query or _BAD_ESCAPE.search(query):
+        # Go's url.ParseQuery refuses ';' separators and invalid %-escapes: no value upstream
         return None
     values = parse_qs(query, keep_blank_values=True).get(key)
     return values[0] if values else None

@@ -112,9 +112,21 @@ class _Server(ThreadingHTTPServer):
     def __init__(self, addr: tuple[str, int], handler: type, owner: WebhookInstance) -> None:
         self.owner = owner
         self._slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
-        if ":" in addr[0]:
+        self._dual_stack = False
+        host, port = addr
+        if host == "" and socket.has_dualstack_ipv6():
+            # "http://:9765/...": every interface, IPv4 and IPv6, as Go's net/http listens
+            self.address_family = socket.AF_INET6
+            self._dual_stack = True
+            addr = ("::", port)
+        elif ":" in host:
             self.address_family = socket.AF_INET6
         super().__init__(addr, handler)
+
+    def server_bind(self) -> None:
+        if self._dual_stack:
+            self.socket.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+        super().server_bind()
 
     def process_request(self, request: Any, client_address: Any) -> None:
         # back-pressure: while every slot is busy, further connections wait in the backlog
