@@ -29,7 +29,8 @@ def test_pyfalco_ebpf_default_rules(tmp_path):
         "engine:\n  kind: modern_ebpf\n  modern_ebpf:\n    buf_size_preset: 4\n"
         "json_output: true\nstdout_output:\n  enabled: true\nsyslog_output:\n  enabled: false\n"
         "webserver:\n  enabled: false\nlog_syslog: false\nlog_stderr: true\nlog_level: info\n"
-        "rules_files: []\nrule_matching: all\nplugins:\n  - name: syscall\nload_plugins: [syscall]\n"
+        "rules_files: []\nrule_matching: all\n"
+        "plugins:\n  - name: syscall\nload_plugins: [syscall]\n"
     )
     out = open(tmp_path / "falco.out", "w+")
     err = open(tmp_path / "falco.err", "w+")
