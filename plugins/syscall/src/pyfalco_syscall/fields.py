@@ -188,7 +188,7 @@ def _cmdline(t: ThreadInfo) -> str:
 
 
 def _exepath(t: ThreadInfo) -> str | None:
-    return t.exepath or None
+    return t.exepath
 
 
 def _start_ts(t: ThreadInfo) -> int | None:
@@ -621,8 +621,9 @@ def _call_side(side: Callable[..., tuple], f: FdInfo, st: Any) -> tuple:
 
 def _side_port(side: Callable[..., tuple]) -> Callable[[Any], Any]:
     def fn(f: FdInfo, st: Any) -> Any:
-        p = _call_side(side, f, st)[1]
-        return p if f.is_inet else None
+        if not f.is_inet or f.sip is None:
+            return None  # a socket without a tuple yet has no ports
+        return _call_side(side, f, st)[1]
     return _fdf_st(fn)
 
 
@@ -656,7 +657,7 @@ def _is_server(f: FdInfo, st: Any) -> bool | None:
     if f.is_servsock:
         return True
     if not f.is_inet:
-        return f.role == ROLE_SERVER if f.type == FD_UNIX_SOCK else None
+        return f.role == ROLE_SERVER if f.type == FD_UNIX_SOCK else False
     return st.is_local_ip(f.dip)
 
 
@@ -834,7 +835,7 @@ PROC_FIELDS = [
     _f("proc.pvpid", T.INT64, "the id of the parent process generating the event as seen from "
        "its current PID namespace.", _parent_fn(lambda t: t.vpid if t.vpid >= 0 else None)),
     _f("proc.sid", T.INT64, "the session id of the process generating the event.",
-       _thr(lambda t: t.sid if t.sid >= 0 else None)),
+       _thr(lambda t: t.sid)),
     _f("proc.sname", T.CHARBUF, "the name of the current process's session leader.",
        _thr_st(lambda t, st: (s.comm if (s := _sid_thread(t, st)) is not None else None))),
     _f("proc.sid.exe", T.CHARBUF, "The first command line argument argv[0] (usually the "
@@ -946,7 +947,7 @@ THREAD_FIELDS = [
 ]
 
 USER_FIELDS = [
-    _f("user.uid", T.UINT32, "user ID.", _thr(lambda t: None if t.uid == NO_ID else t.uid)),
+    _f("user.uid", T.UINT32, "user ID.", _thr(lambda t: t.uid)),
     _f("user.name", T.CHARBUF, "user name.", _user_name),
     _f("user.homedir", T.CHARBUF, "home directory of the user.", _user_attr("home")),
     _f("user.shell", T.CHARBUF, "user's shell.", _user_attr("shell")),
@@ -957,7 +958,7 @@ USER_FIELDS = [
 ]
 
 GROUP_FIELDS = [
-    _f("group.gid", T.UINT32, "group ID.", _thr(lambda t: None if t.gid == NO_ID else t.gid)),
+    _f("group.gid", T.UINT32, "group ID.", _thr(lambda t: t.gid)),
     _f("group.name", T.CHARBUF, "group name.", _group_name),
 ]
 

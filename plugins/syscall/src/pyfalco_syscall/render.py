@@ -102,7 +102,7 @@ def plain(p: ParamInfo, v: Any) -> str | None:
         return "NULL" if p.type in _NULL_TYPES else None
     t = p.type
     if isinstance(v, int):
-        if p.fmt == PF_HEX and t not in (PT_FD, PT_ERRNO, PT_PID) and t not in FLAG_TYPES:
+        if p.fmt == PF_HEX and t not in (PT_FD, PT_PID) and t not in FLAG_TYPES:
             return f"{v & 0xFFFFFFFFFFFFFFFF:X}"
         if p.fmt == PF_OCT and t not in FLAG_TYPES:
             return f"0{v:o}" if v else "0"
@@ -208,5 +208,5 @@ def args_text(evt: SyscallEvent) -> str:
         if pl is None:
             pl = "<NA>"
         r = resolved(evt, p, v)
-        parts.append(f"{p.name}={pl}({r})" if r else f"{p.name}={pl}")
-    return " ".join(parts)
+        parts.append(f"{p.name}={pl}({r}) " if r else f"{p.name}={pl} ")
+    return "".join(parts)  # libsinsp leaves a blank after every pair
