@@ -228,6 +228,9 @@ class PluginInfo:
     init: Callable[[dict[str, Any]], None] | None = None
     #: Called once at teardown.
     destroy: Callable[[], None] | None = None
+    #: Optional counters of a plugin without a source instance (an extractor's lookups, drops):
+    #: shown in metrics like ``HasCounters`` of an instance, prefixed with the plugin name.
+    counters: Callable[[], Mapping[str, int]] | None = None
 
     @property
     def required_version(self) -> str:

@@ -246,6 +246,9 @@ class AlertStats:
     def render(self):
         return f"Events detected: {self.total}\n"
 
+    def rule_counts(self):
+        return []
+
 
 class FakeOutputs:
     Alert = Alert

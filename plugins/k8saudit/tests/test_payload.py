@@ -179,3 +179,21 @@ def test_k8saudit_event_sets_every_event_slot() -> None:
     assert isinstance(evt, K8sAuditEvent)
     for slot in Event.__slots__:
         assert getattr(evt, slot) == getattr(ref, slot), slot
+
+
+def test_large_payloads_pause_the_collector_and_restore_its_state() -> None:
+    import gc
+
+    body = orjson.dumps({"kind": "EventList", "items": [ev(i % 10) for i in range(600)]})
+    assert len(body) > 64 * 1024
+    assert gc.isenabled()
+    events, _ = split_audit_payload(body, max_event_size=MAX)
+    assert len(events) == 600 and gc.isenabled()
+    split_audit_payload(b"{" + body, max_event_size=MAX)  # malformed: restored too
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        split_audit_payload(body, max_event_size=MAX)
+        assert not gc.isenabled()  # someone else's pause is left alone
+    finally:
+        gc.enable()

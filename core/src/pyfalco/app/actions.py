@@ -520,7 +520,11 @@ def load_rules_files(s: State) -> RunResult:
         # plugins' default rules files come first, as Falco's packages install them into
         # /etc/falco before the user's files (core README)
         shipped = [r.path for r in s.registry.rules_files]
-    paths = shipped + [p for p in resolve_rules_files(configured) if p not in shipped]
+    # once each (a plugin family registers one file several times), names as given
+    unique: dict[Path, Path] = {}
+    for p in shipped + resolve_rules_files(configured):
+        unique.setdefault(p.resolve(), p)
+    paths = list(unique.values())
     if not paths:
         return RunResult.fatal(
             "You must specify at least one rules file/directory via -r or a rules_file entry in "
@@ -715,6 +719,19 @@ def write_pidfile(s: State) -> RunResult:
     return RunResult.ok()
 
 
+def init_metrics(s: State) -> RunResult:
+    """falco.yaml ``metrics``: Falco's checks of the interval and outputs (also in --dry-run),
+    then the periodic snapshot writer (``output_rule`` / ``output_file``)."""
+    assert s.config is not None
+    from pyfalco.metrics import MetricsConfig, MetricsWriter
+
+    s.metrics_config = MetricsConfig.from_config(s.config.tree)  # ConfigError: Falco's texts
+    if s.is_dry_run or not s.metrics_config.enabled:
+        return RunResult.ok()
+    s.metrics_writer = MetricsWriter(s.metrics_config, lambda: _metrics(s), s.outputs).start()
+    return RunResult.ok()
+
+
 def start_webserver(s: State) -> RunResult:
     assert s.config is not None
     section = s.config.get("webserver") or {}
@@ -724,11 +741,16 @@ def start_webserver(s: State) -> RunResult:
         return RunResult.ok()
     if not as_bool(section.get("enabled"), False):
         return RunResult.ok()
-    try:
-        from pyfalco.webserver import Webserver
-    except ImportError as exc:
-        raise PluginError(f"pyfalco.webserver is not available: {exc}") from None
-    s.webserver = Webserver(section, versions=lambda: versions(s), metrics=lambda: _metrics(s))
+    from pyfalco.webserver import Webserver
+
+    mc = s.metrics_config
+    s.webserver = Webserver(
+        section,
+        versions=lambda: versions(s),
+        metrics=lambda: _metrics(s),
+        metrics_enabled=bool(mc and mc.enabled),
+        rules_counters=bool(mc.rules_counters) if mc else True,
+    )
     s.webserver.start()
     return RunResult.ok()
 
@@ -736,9 +758,9 @@ def start_webserver(s: State) -> RunResult:
 def _metrics(s: State) -> Any:
     """The snapshot the metrics collector reads (per-source events and instance counters,
     per-rule matches, outputs drops)."""
-    from . import metrics_snapshot
+    from .metrics_snapshot import build
 
-    return metrics_snapshot.build(s)
+    return build(s)
 
 
 # -- events -------------------------------------------------------------------------------------
@@ -846,7 +868,7 @@ def process_events(s: State) -> RunResult:
                 if src == SYSCALL_SOURCE:
                     log.info("Opening '%s' source with plugin '%s'", src, spec.plugin)
                 inst = spec.open(_open_context(s, by_name.get(spec.plugin), src))
-                engine_name = spec.plugin
+                engine_name = "source_plugin"  # Falco's scap.engine_name for plugins
             else:
                 log.info("Opening '%s' source with no driver", src)
                 inst = IdleInstance(s.control.stopping)
@@ -906,6 +928,13 @@ def unregister_signal_handlers(s: State) -> RunResult:
     return RunResult.ok()
 
 
+def stop_metrics(s: State) -> RunResult:
+    if s.metrics_writer is not None:
+        s.metrics_writer.stop()
+        s.metrics_writer = None
+    return RunResult.ok()
+
+
 def stop_webserver(s: State) -> RunResult:
     if s.webserver is not None:
         s.webserver.stop()
@@ -960,12 +989,14 @@ RUN_STEPS: tuple[Action, ...] = (
     init_outputs,
     create_signal_handlers,
     write_pidfile,
+    init_metrics,
     start_webserver,
     process_events,
 )
 
 TEARDOWN_STEPS: tuple[Action, ...] = (
     unregister_signal_handlers,
+    stop_metrics,
     stop_webserver,
     cleanup_outputs,
     close_sources,

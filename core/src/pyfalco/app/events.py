@@ -35,7 +35,7 @@ class SourceStats:
     source: str
     #: Events processed (Falco's ``falco.num_evts``).
     events: int = 0
-    #: Name of what opened the source (plugin name, engine kind, or "nodriver").
+    #: Falco's ``scap.engine_name``: the engine kind, ``source_plugin`` or ``nodriver``.
     engine: str = ""
     instance: Any = None
     started_ns: int = 0

@@ -20,20 +20,43 @@ def _sha256(path: Any) -> str:
         return ""
 
 
+def plugin_counters(s: State, sources: list[str]) -> dict[str, dict[str, int]]:
+    """``PluginInfo.counters`` of plugins without a source instance (extractors), prefixed
+    with the plugin name, under the first shown source the plugin applies to."""
+    out: dict[str, dict[str, int]] = {}
+    reg = s.registry
+    if reg is None:
+        return out
+    for p in s.plugins:
+        fn = p.info.counters
+        if fn is None:
+            continue
+        scopes: list[str] = [sp.event_source for sp in reg.sources_of(p.name)]
+        for t in reg.field_tables:
+            if t.plugin == p.name:
+                scopes += list(t.sources) if t.sources else sources
+        target = next((src for src in sources if src in scopes), None)
+        if target is None:
+            continue
+        try:
+            values = {f"{p.name}_{k}": int(v) for k, v in fn().items()}
+        except Exception:  # a broken counters() must not break metrics
+            continue
+        out.setdefault(target, {}).update(values)
+    return out
+
+
 def build(s: State) -> Any:
     from pyfalco.metrics import MetricsSnapshot, SourceMetrics
 
-    engine_names = {"nodriver": "nodriver"}
+    shown = [src for src in s.source_stats if src in s.enabled_sources or s.is_replay]
+    counters = {src: s.source_stats[src].counters() for src in shown}
+    for name, values in plugin_counters(s, shown).items():
+        counters[name].update(values)
     sources = [
-        SourceMetrics(
-            source=src,
-            num_evts=st.events,
-            engine_name=engine_names.get(st.engine, st.engine if st.engine in (
-                "ebpf", "gvisor", "replay") else "source_plugin"),
-            counters=st.counters(),
-        )
-        for src, st in s.source_stats.items()
-        if src in s.enabled_sources or s.is_replay
+        SourceMetrics(source=src, num_evts=s.source_stats[src].events,
+                      engine_name=s.source_stats[src].engine, counters=counters[src])
+        for src in shown
     ]
     stats = s.alert_stats
     return MetricsSnapshot(

@@ -38,6 +38,8 @@ class State:
     outputs: Any = None
     alert_stats: Any = None
     webserver: Any = None
+    metrics_config: Any = None
+    metrics_writer: Any = None
     watcher: Any = None
     source_stats: dict[str, SourceStats] = field(default_factory=dict)
     instances: list[Any] = field(default_factory=list)
