@@ -296,6 +296,11 @@ class OpenContext:
     event_types: frozenset[str] | None = None
     #: Set by the core when the process is stopping.
     stopping: Any = None
+    #: For sources that raise Falco internal alerts (the syscall drivers' ``syscall_event_drops``
+    #: ``alert`` action): ``internal_alert(message, priority, output_fields, rule)``, routed like
+    #: the app's other internal messages; ``None`` when the app does not provide it (the source
+    #: then logs the message).
+    internal_alert: Callable[[str, Any, dict[str, Any], str], None] | None = None
 
 
 @dataclass(frozen=True)

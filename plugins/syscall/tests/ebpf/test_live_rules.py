@@ -195,3 +195,41 @@ def test_outbound_host_has_a_route():
         assert s.getsockname()[0] != "127.0.0.1"
     finally:
         s.close()
+
+
+def test_drop_alerts_reach_the_internal_alert_channel():
+    """syscall_event_drops with simulate_drops: the live source raises Falco's drop alert through
+    OpenContext.internal_alert, with the kernel counters as string fields."""
+    from pyfalco.api import OpenContext
+    from pyfalco_syscall.ebpf import open_ebpf
+
+    got = []
+    ctx = OpenContext(
+        init_config={}, engine_config={}, event_types=frozenset({"openat"}),
+        config={"syscall_event_drops": {"simulate_drops": True, "actions": ["alert"],
+                                        "rate": 10, "max_burst": 10}},
+        internal_alert=lambda msg, prio, fields, rule: got.append((msg, prio, fields, rule)))
+    source = open_ebpf(ctx)
+    try:
+        end = time.monotonic() + 10
+        while len(got) < 2 and time.monotonic() < end:
+            source.next_batch()
+            Path("/etc/hostname").read_text()  # some events (this process is not traced...)
+            subprocess.run(["cat", "/etc/hostname"], stdout=subprocess.DEVNULL)
+    finally:
+        source.close()
+    assert len(got) >= 2
+    msg, prio, fields, rule = got[0]
+    assert rule == "Falco internal: syscall event drop" and prio.name == "DEBUG"
+    assert msg.startswith("Falco internal: syscall event drop. ")
+    assert fields["ebpf_enabled"] == "1" and int(fields["n_drops"]) >= 1
+
+
+def test_open_without_root_says_what_is_missing(monkeypatch):
+    from pyfalco.api import OpenContext
+    from pyfalco.errors import PluginError
+    from pyfalco_syscall.ebpf import driver, open_ebpf
+
+    monkeypatch.setattr(driver.os, "geteuid", lambda: 1000)
+    with pytest.raises(PluginError, match=r"Cannot open the eBPF engine: .*needs root"):
+        open_ebpf(OpenContext(init_config={}))
