@@ -186,6 +186,8 @@ def test_selection_and_priority(catalog) -> None:
     engine.select(False, rule="*")
     engine.select(True, rule="net*")
     assert names() == ["net one"]
+    engine.select(True, rule="?ile one")  # only "*" is a wildcard
+    assert names() == ["net one"]
     rules = {r.name: r for r in engine.rules()}
     assert rules["dbg"].priority is Priority.DEBUG
     assert rules["net one"].tags == ("network",)
