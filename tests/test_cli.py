@@ -235,3 +235,49 @@ def test_k8s_audit_only_deployment(env):
     # k.yaml does not exist: only existing files are loaded, as in Falco
     assert r.returncode == 0, r.stderr
     assert "Enabled event sources: k8s_audit" in r.stderr
+
+
+def test_rule_schema_validates_upstream_rules_files(upstream):
+    import jsonschema
+    import yaml
+
+    r = subprocess.run([PYFALCO, "--rule-schema"], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    schema = json.loads(r.stdout)
+    files = sorted((upstream / "rules").glob("*.yaml"))
+    assert files
+    for f in files:
+        jsonschema.validate(yaml.safe_load(f.read_text()), schema)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate([{"rule": "x", "priority": "LOUD"}], schema)
+
+
+def test_gvisor_generate_config(tmp_path):
+    r = subprocess.run([PYFALCO, "--gvisor-generate-config=/tmp/pyfalco-test.sock"],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    session = json.loads(r.stdout)
+    assert "/tmp/pyfalco-test.sock" in json.dumps(session)
+
+
+def test_replay_runs_every_source_from_the_capture(tmp_path, upstream):
+    cfg = tmp_path / "falco.yaml"
+    cfg.write_text("stdout_output: {enabled: true}\nlog_stderr: true\nlog_syslog: false\n"
+                   "plugins: [{name: container}]\n")
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(textwrap.dedent("""\
+        - rule: Any open
+          desc: any open by cat
+          condition: evt.type in (open, openat) and proc.name = cat
+          output: open %fd.name
+          priority: INFO
+        """))
+    capture = upstream / "falco-tests" / "trace_files" / "cat_write.scap"
+    r = subprocess.run([PYFALCO, "-c", str(cfg), "-r", str(rules), "-o", "engine.kind=replay",
+                        "-o", f"engine.replay.capture_file={capture}",
+                        "--enable-source=ignored-in-replay"],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert "Opening 'syscall' source with engine kind 'replay'" in r.stderr
+    assert "Informational open /etc/ld.so.cache\n" in r.stdout
+    assert r.stdout.endswith("Triggered rules by rule name:\n   Any open: 4\n")

@@ -152,3 +152,13 @@ def test_pidfile(one):
     pid = one.tmp_path / "falco.pid"
     r = cli(one, "--enable-source=a", "-P", str(pid))
     assert r.code == 0 and pid.read_text() == f"{os.getpid()}\n"
+
+
+def test_verbose_unbuffered_page_size_and_print_noop(one):
+    r = cli(one, "--enable-source=a", "-v", "-U", "-p", "c")
+    assert r.code == 0, r.err
+    assert "(a) Elapsed time: " in r.err and "Captured Events: 3, " in r.err
+    assert r.state.config["buffered_outputs"] is False
+    assert r.state.engine.append_output == [] and "The -p/--print option is deprecated" in r.err
+    r = cli(one, "--page-size")
+    assert r.code == 0 and "Your system page size is: " in r.err

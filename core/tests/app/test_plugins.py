@@ -164,7 +164,7 @@ def test_engine_kind_plugins_are_loaded_whenever_installed(app):
     assert [p.name for p in r.state.plugins] == ["syscall", "pa"]
     (inst, ctx), = drv.opened
     assert ctx.engine_config == {"buf": 3} and inst.threads == {"MainThread"}
-    assert "Opening 'syscall' source with eBPF probe" in r.err
+    assert "Opening 'syscall' source with engine kind 'ebpf'" in r.err
 
 
 def test_engine_config_is_validated_against_the_kind_schema(app):

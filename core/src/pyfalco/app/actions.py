@@ -10,6 +10,7 @@ the teardown actions. Actions raise :class:`~pyfalco.errors.ConfigError` for fat
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import hashlib
 import json
@@ -84,8 +85,11 @@ def print_config_schema(s: State) -> RunResult:
 def print_rule_schema(s: State) -> RunResult:
     if s.options.print_rule_schema:
         schema = _rules_api("rule_schema", optional=True)
-        if schema is None:
-            return RunResult.fatal("the rules engine does not provide a rules-file schema")
+        if schema is None:  # the rules package's own, when it has one, else the core's
+            from importlib.resources import files
+
+            text = files("pyfalco.config").joinpath("falco_rules_schema.json").read_text("utf-8")
+            schema = json.loads(text)
         value = schema() if callable(schema) else schema
         _out(json.dumps(value, indent=2) + "\n")
         return RunResult.exit()
@@ -821,6 +825,15 @@ def _open_context(s: State, plugin: plugin_loading.LoadedPlugin | None, source: 
     ev_types = None
     if source in s.engine_sources:
         ev_types = s.engine.evaluator(source, s.settings.rule_matching).event_types
+    extra: dict[str, Any] = {}
+    if "internal_alert" in _OPEN_CONTEXT_FIELDS and s.outputs is not None:
+        # drop alerts and other internal messages of a source (Falco's handle_msg)
+        outputs = s.outputs
+
+        def internal_alert(msg: str, priority: Priority, fields: Any, rule: str) -> None:
+            outputs.handle_internal(msg, priority, fields, rule=rule)
+
+        extra["internal_alert"] = internal_alert
     return OpenContext(
         init_config=dict(plugin.init_config) if plugin else {},
         open_params=plugin.open_params if plugin else "",
@@ -828,7 +841,11 @@ def _open_context(s: State, plugin: plugin_loading.LoadedPlugin | None, source: 
         config=s.config.tree,
         event_types=ev_types,
         stopping=s.control.stopping,
+        **extra,
     )
+
+
+_OPEN_CONTEXT_FIELDS = frozenset(f.name for f in dataclasses.fields(OpenContext))
 
 
 def process_events(s: State) -> RunResult:
@@ -857,8 +874,7 @@ def process_events(s: State) -> RunResult:
                 break
             log.debug("Opening event source '%s'", src)
             if src == SYSCALL_SOURCE and kind_spec is not None:
-                log.info("Opening '%s' source with %s", src,
-                         kind_spec.description or kind_spec.name)
+                log.info("Opening '%s' source with engine kind '%s'", src, kind_spec.name)
                 inst = kind_spec.open(
                     _open_context(s, by_name.get(kind_spec.plugin), src, s.settings.engine_config)
                 )

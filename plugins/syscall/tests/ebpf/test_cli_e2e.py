@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import json
 import signal
+import socket
 import subprocess
 import sys
 import time
+import urllib.request
 import uuid
 from pathlib import Path
 
@@ -25,10 +27,18 @@ def test_pyfalco_ebpf_default_rules(tmp_path):
     work = tmp_path / f"pyfalco-{uuid.uuid4().hex[:8]}"
     work.mkdir()
     config = tmp_path / "falco.yaml"
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
     config.write_text(
         "engine:\n  kind: modern_ebpf\n  modern_ebpf:\n    buf_size_preset: 4\n"
         "json_output: true\nstdout_output:\n  enabled: true\nsyslog_output:\n  enabled: false\n"
-        "webserver:\n  enabled: false\nlog_syslog: false\nlog_stderr: true\nlog_level: info\n"
+        f"webserver:\n  enabled: true\n  listen_address: 127.0.0.1\n  listen_port: {port}\n"
+        "  prometheus_metrics_enabled: true\n"
+        "metrics:\n  enabled: true\n  interval: 1s\n  output_rule: false\n"
+        "log_syslog: false\nlog_stderr: true\nlog_level: info\n"
+        # the pids identify this test's processes on a host where other runs do the same
+        "append_output:\n  - extra_fields:\n      - proc.pid\n      - proc.ppid\n"
         "rules_files: []\nrule_matching: all\n"
         "plugins:\n  - name: syscall\nload_plugins: [syscall]\n"
     )
@@ -43,6 +53,7 @@ def test_pyfalco_ebpf_default_rules(tmp_path):
             assert proc.poll() is None and time.monotonic() < end, Path(err.name).read_text()
             time.sleep(0.1)
         time.sleep(1.0)  # the first batch seeds the state from /proc
+        pids: set[int] = set()
         (work / "suid").write_text("x")
         with open(work / ".bash_history", "x") as hist:  # O_EXCL, not O_TRUNC: no alert
             hist.write("ls\n")
@@ -53,8 +64,13 @@ def test_pyfalco_ebpf_default_rules(tmp_path):
                       "import socket, time\ns = socket.socket(); s.setblocking(False)\n"
                       "try:\n    s.connect(('198.51.100.7', 80))\n"
                       "except BlockingIOError:\n    pass\ntime.sleep(1.5)\n"]):
-            subprocess.run(argv, stdout=subprocess.DEVNULL, check=True)
+            p = subprocess.Popen(argv, stdout=subprocess.DEVNULL)
+            pids.add(p.pid)
+            assert p.wait() == 0
         time.sleep(2.0)
+        url = f"http://127.0.0.1:{port}/metrics"
+        with urllib.request.urlopen(url, timeout=10) as resp:
+            metrics = resp.read().decode()
     finally:
         proc.send_signal(signal.SIGINT)
         try:
@@ -70,11 +86,14 @@ def test_pyfalco_ebpf_default_rules(tmp_path):
               if line.startswith("{")]
 
     def ours(rule, key, pred):
-        return [a for a in alerts if a["rule"] == rule and pred(a["output_fields"].get(key) or "")]
+        return [a for a in alerts if a["rule"] == rule
+                and pred(a["output_fields"].get(key) or "")
+                and (a["output_fields"].get("proc.pid") in pids
+                     or a["output_fields"].get("proc.ppid") in pids)]
 
     def one(rule, key, pred):
         got = ours(rule, key, pred)
-        assert len(got) == 1, (rule, got, [a["rule"] for a in alerts])
+        assert len(got) == 1, (rule, [a["output"] for a in got])
         f = got[0]["output_fields"]
         assert f["user.name"] == "root"
         return f
@@ -95,3 +114,6 @@ def test_pyfalco_ebpf_default_rules(tmp_path):
             lambda v: v.endswith("->198.51.100.7:80"))
     assert f["proc.name"].startswith("python") and not f["fd.name"].startswith("0.0.0.0:")
     assert "Opening 'syscall' source with modern BPF probe." in stderr
+    # the kernel's counters, per CPU too, reach Prometheus as scap counters of the source
+    for name in ("n_evts", "n_drops", "n_drops_buffer_open_exit", "n_drops_buffer_cpu0"):
+        assert f'falcosecurity_scap_{name}_total{{evt_source="syscall"}}' in metrics, metrics
