@@ -221,3 +221,27 @@ def test_scan_proc_seeds_live_host():
     me = st.lookup_thread(os.getpid())
     assert me is not None and me.cwd == os.getcwd() and (0 in me.fds or 1 in me.fds)
     assert st.user_name(0) == "root"
+
+
+def test_unspecified_local_end_is_never_the_remote_one():
+    # gVisor reports only connect/accept's address argument: the socket's own end is the
+    # unspecified address. It must never come out as the remote side.
+    st = _state_with_shell()
+    st.add_interface(Interface("eth0", 2, b"\x0a\x00\x00\x02", b"\xff\xff\xff\x00"))
+    for fd, fam, zero, peer in ((5, 2, bytes(4), b"\x5d\xb8\xd8\x22"),
+                                (6, 10, bytes(16), b"\x20\x01\x0d\xb8" + bytes(11) + b"\x01")):
+        st.parse(SyscallEvent(event_id("socket"), ts=10, tid=100, params={
+            "fd": fd, "domain": fam, "type": 1, "proto": 0}))
+        c = SyscallEvent(event_id("connect"), ts=11, tid=100, params={
+            "res": 0, "tuple": (fam, zero, 0, peer, 443), "fd": fd})
+        st.parse(c)
+        assert extract("fd.rip", c).packed == peer and extract("fd.rport", c) == 443
+        assert extract("fd.lip", c).packed == zero and extract("fd.lport", c) == 0
+        assert extract("fd.is_server", c) is False
+    # accept: the peer is the client end, ours the (unspecified) server end
+    a = SyscallEvent(event_id("accept4"), ts=12, tid=100, params={
+        "fd": 7, "tuple": (2, b"\xc0\xa8\x01\x07", 51000, bytes(4), 0), "queuepct": 0,
+        "queuelen": 0, "queuemax": 0, "flags": 0})
+    st.parse(a)
+    assert str(extract("fd.rip", a)) == "192.168.1.7" and extract("fd.rport", a) == 51000
+    assert extract("fd.is_server", a) is True

@@ -236,6 +236,10 @@ class ThreadInfo:
         return f"<ThreadInfo tid={self.tid} pid={self.pid} ptid={self.ptid} {self.comm!r}>"
 
 
+_UNSPECIFIED_V4 = bytes(4)
+_UNSPECIFIED_V6 = bytes(16)
+
+
 def _fake_thread(tid: int) -> ThreadInfo:
     t = ThreadInfo(tid, -1, -1, comm="<NA>", exe="<NA>", cwd="", uid=NO_ID, gid=NO_ID,
                    loginuid=NO_ID)
@@ -431,6 +435,11 @@ class SyscallState:
     def is_local_ip(self, raw: bytes | None) -> bool:
         if not raw:
             return False
+        if raw == _UNSPECIFIED_V4 or raw == _UNSPECIFIED_V6:
+            # The unspecified address is never a peer: it stands for a local end the producer
+            # did not report (gVisor gives only connect/accept's address argument). libsinsp
+            # likewise treats a zero source as "ours" and infers an interface for it.
+            return True
         for i in self.interfaces:
             if len(i.addr) == len(raw) and i.addr == raw:
                 return True
