@@ -124,9 +124,10 @@ _EXECVE_VTID = ("current libs set vtid/vpid = tid/pid when execve completes a fa
 _PL_V9_TAIL = ("the oracle reads the process list's V9 tail in the pre-0.10 layout, so the "
                "loginuid our writer stores (current layout, spec/scap.md §2.5) is lost for "
                "threads it has not seen exec")
-_GENERIC_CATEGORY = ("not implemented: the category of generic syscalls (arch_prctl...) comes "
-                     "from libs' syscall_info_table, which the generator does not read yet; "
-                     "pyfalco names them 'other'")
+_GENERIC_CATEGORY = ("version difference: the oracle's 2022 libs took the category of a generic "
+                     "syscall (arch_prctl...) from its static syscall_info_table (process); "
+                     "current libs' sinsp_evt::get_category always reads the event table, where "
+                     "generic events are EC_OTHER: 'other', as pyfalco")
 
 KNOWN_DIFFERENCES: dict[tuple[str, str], str] = {
     ("cat_write", "thread.vtid exists"): _EXECVE_VTID,
