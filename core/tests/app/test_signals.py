@@ -115,3 +115,22 @@ def test_failed_restart_check_emits_internal_alert_and_keeps_running(idle):
     assert msg.startswith("Falco internal: hot restart failure: Unknown priority \"loud\"")
     assert prio.name == "CRITICAL" and rule == "Falco internal: hot restart failure"
     assert len(idle.states) == 1
+
+
+def test_new_file_in_a_watched_rules_directory_restarts(idle):
+    d = idle.tmp_path / "rules.d"
+    d.mkdir()
+    idle.config("watch_config_files: true\n")
+
+    def add_then_int():
+        time.sleep(0.3)
+        (d / "new.yaml").write_text("[]\n")
+        if wait_for(lambda: len(idle.states) >= 2 and idle.states[-1].instances):
+            os.kill(os.getpid(), signal.SIGINT)
+
+    later(0.1, add_then_int)
+    r = idle.run("-c", str(idle.tmp_path / "falco.yaml"), "-r", str(idle.tmp_path / "rules.yaml"),
+                 "-r", str(d), "--enable-source=a")
+    assert r.code == 0, r.err
+    assert len(idle.states) == 2
+    assert idle.states[-1].rules_files[-1] == d / "new.yaml"

@@ -658,6 +658,9 @@ def create_signal_handlers(s: State) -> RunResult:
     assert s.settings is not None and s.config is not None
     watched = [f.path for f in s.config.files] + list(s.rules_files)
     watched += sorted({p.parent for p in s.rules_files})
+    # configured rules directories, even empty ones (a file added there is a change)
+    configured = s.options.rules_filenames or s.settings.rules_files
+    watched += [Path(p) for p in configured if Path(p).is_dir()]
     s.watcher = RestartWatcher(
         s.control,
         check=lambda: restart_check(s),

@@ -54,6 +54,10 @@ class Record(NamedTuple):
     truncated: bool = False
 
 
+#: raw 16-byte comm -> str (few distinct values on a host)
+_COMMS: dict[bytes, str] = {}
+
+
 class DecodeError(ValueError):
     """A record shorter than its class requires (a driver bug: counted, never silent)."""
 
@@ -73,6 +77,8 @@ def decode_batch(raws: Iterable[bytes], boot_offset_ns: int) -> tuple[list[Recor
     names = SYSCALL_NAMES
     out: list[Record] = []
     append = out.append
+    new = tuple.__new__
+    comms = _COMMS
     bad = 0
     for raw in raws:
         if len(raw) < HDR_SZ:
@@ -80,7 +86,11 @@ def decode_batch(raws: Iterable[bytes], boot_offset_ns: int) -> tuple[list[Recor
             continue
         (ts, tid, pid, uid, gid, ret, nr, kind, cls, cpu, comm, a0, a1, a2, a3, a4, a5,
          len1, len2, aux1, aux2) = unpack_hdr(raw)
-        comm_s = comm.split(b"\0", 1)[0].decode("utf-8", "surrogateescape")
+        comm_s = comms.get(comm)
+        if comm_s is None:
+            comm_s = comm.split(b"\0", 1)[0].decode("utf-8", "surrogateescape")
+            if len(comms) < 65536:
+                comms[comm] = comm_s
         args = (a0, a1, a2, a3, a4, a5)
         name = "" if kind == KIND_PROCEXIT else names.get(nr, f"syscall_{nr}")
         s1 = s2 = None
@@ -107,6 +117,6 @@ def decode_batch(raws: Iterable[bytes], boot_offset_ns: int) -> tuple[list[Recor
         except (DecodeError, ValueError, IndexError):
             bad += 1
             continue
-        append(Record(kind, ts + boot_offset_ns, tid, pid, uid, gid, ret, name, cpu, comm_s,
-                      args, s1, s2, argv, sockaddr, local, aux1, bool(aux2)))
+        append(new(Record, (kind, ts + boot_offset_ns, tid, pid, uid, gid, ret, name, cpu,
+                            comm_s, args, s1, s2, argv, sockaddr, local, aux1, aux2 != 0)))
     return out, bad

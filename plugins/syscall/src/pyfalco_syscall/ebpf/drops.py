@@ -119,6 +119,11 @@ class DropManager:
         self.occurrences = 0
         self.simulated = 0
 
+    def due(self, now_ns: int) -> bool:
+        """Whether ``check`` would look at the counters now (read them only then)."""
+        return bool(self.config.actions) and (
+            self.last_check_ns == 0 or now_ns - self.last_check_ns >= _NS)
+
     def check(self, now_ns: int, counters: Mapping[str, int]) -> None:
         if not self.config.actions:
             return

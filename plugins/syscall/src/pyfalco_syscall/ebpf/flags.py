@@ -25,7 +25,20 @@ PPM_O_RDONLY, PPM_O_WRONLY, PPM_O_RDWR = 1, 2, 3
 PPM_O_CLOEXEC = 1 << 12
 
 
+_open_cache: dict[int, int] = {}
+
+
 def open_flags(linux: int) -> int:
+    """Cached: a host uses few distinct flag combinations."""
+    out = _open_cache.get(linux)
+    if out is None:
+        out = _open_flags(linux)
+        if len(_open_cache) < 4096:
+            _open_cache[linux] = out
+    return out
+
+
+def _open_flags(linux: int) -> int:
     acc = linux & _O_ACCMODE
     out = PPM_O_RDONLY if acc == 0 else PPM_O_WRONLY if acc == 1 else PPM_O_RDWR
     for lbit, pbit in _OPEN_BITS:

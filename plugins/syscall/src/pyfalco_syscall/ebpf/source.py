@@ -125,7 +125,8 @@ class EbpfSource:
         if self.recorder is not None:
             self.recorder.write_events(out)
         now = out[-1].ts if out else time.time_ns()
-        self.drops.check(now, self.driver.counters())
+        if self.drops.due(now):  # the kernel counters are read once per second at most
+            self.drops.check(now, self.driver.counters())
         return out
 
     def counters(self) -> Mapping[str, int]:
