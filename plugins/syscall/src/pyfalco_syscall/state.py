@@ -437,8 +437,8 @@ class SyscallState:
             return False
         if raw == _UNSPECIFIED_V4 or raw == _UNSPECIFIED_V6:
             # The unspecified address is never a peer: it stands for a local end the producer
-            # did not report (gVisor gives only connect/accept's address argument). libsinsp
-            # likewise treats a zero source as "ours" and infers an interface for it.
+            # did not report (gVisor gives only connect/accept's address argument). A deliberate
+            # difference from libsinsp, which would call it remote (README).
             return True
         for i in self.interfaces:
             if len(i.addr) == len(raw) and i.addr == raw:
