@@ -119,6 +119,32 @@ class SourceLoop:
                 break
             if not batch:
                 continue
+            if not replay:
+                # the live path, kept tight: stamp, parse, evaluate
+                now = time.time_ns()
+                for evt in batch:
+                    num += 1
+                    if not evt.num:
+                        evt.num = num
+                    if not evt.ts:
+                        evt.ts = now
+                    if not evt.source:
+                        evt.source = source
+                    if parsers:
+                        for parse in parsers:
+                            parse(evt)
+                    if process is not None:
+                        matches = process(evt)
+                        if matches:
+                            sink(evt, matches)
+                stats.events = num
+                if duration:
+                    if not first_ts:
+                        first_ts = batch[0].ts
+                    if batch[-1].ts - first_ts >= duration:
+                        break
+                continue
+            # replay: one loop for every source of the capture, dispatched per event
             now = 0
             for evt in batch:
                 num += 1
@@ -128,34 +154,24 @@ class SourceLoop:
                     if not now:
                         now = time.time_ns()
                     evt.ts = now
-                if replay:
-                    src = evt.source or source
-                    for parse in self.parsers.get(src, ()):
-                        parse(evt)
-                    ev = self.evaluators.get(src)
-                    if ev is None:
-                        raise RuntimeError(
-                            f"Unknown event source for inspector's event (plugin ID: "
-                            f"{evt.plugin_id})"
-                        )
-                    matches = ev.process(evt)
-                    if src in self.stats:
-                        self.stats[src].events += 1
-                else:
-                    if not evt.source:
-                        evt.source = source
-                    for parse in parsers:
-                        parse(evt)
-                    matches = process(evt) if process is not None else None
+                src = evt.source or source
+                for parse in self.parsers.get(src, ()):
+                    parse(evt)
+                ev = self.evaluators.get(src)
+                if ev is None:
+                    raise RuntimeError(
+                        f"Unknown event source for inspector's event (plugin ID: "
+                        f"{evt.plugin_id})"
+                    )
+                if src in self.stats:
+                    self.stats[src].events += 1
+                matches = ev.process(evt)
                 if matches:
                     sink(evt, matches)
-            if not replay:
-                stats.events = num
             if duration:
-                last = batch[-1].ts
                 if not first_ts:
                     first_ts = batch[0].ts
-                if last - first_ts >= duration:
+                if batch[-1].ts - first_ts >= duration:
                     break
         return RunResult.ok()
 

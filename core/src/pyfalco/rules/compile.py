@@ -119,11 +119,16 @@ class ConditionCompiler:
             return INot(self.compile(node.child))
         if isinstance(node, ast.Identifier):
             raise CompileError(f"filter error: unexpected identifier '{node.name}'")
-        if isinstance(node, ast.UnaryCheck):
-            left = self.operand(node.left)
-            return ICheck(left, "exists", node)
-        if isinstance(node, ast.BinaryCheck):
-            return self.binary(node)
+        try:
+            if isinstance(node, ast.UnaryCheck):
+                left = self.operand(node.left)
+                return ICheck(left, "exists", node)
+            if isinstance(node, ast.BinaryCheck):
+                return self.binary(node)
+        except CompileError as exc:
+            if exc.node is None:
+                exc.node = node
+            raise
         raise CompileError(f"filter error: unexpected node {type(node).__name__}")
 
     # operands

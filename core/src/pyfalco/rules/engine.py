@@ -249,7 +249,13 @@ class RulesEngine:
             if rule.source == SYSCALL_SOURCE:
                 self._check_event_names(ir)
         except CompileError as exc:
-            raise loader.condition_error(str(exc), rule, text, 0) from None
+            # the position is known when the failing check is the rule's own (not a macro's)
+            own = loader.parsed(text)
+            pos = 0
+            if exc.node is not None and own is not None and any(
+                    n is exc.node for n in ast.walk(own)):
+                pos = exc.node.pos  # type: ignore[attr-defined]
+            raise loader.condition_error(str(exc), rule, text, pos) from None
         warns: list[tuple[Any, ...]] = []
         w = comp.warnings
         for msg in w.condition:

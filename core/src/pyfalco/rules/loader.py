@@ -77,8 +77,10 @@ def substitute_list(cond: str, name: str, items: list[str]) -> tuple[str, bool]:
                     start -= 1
                 elif end < len(cond) and cond[end] == ",":
                     end += 1
-            cond = cond[:start] + " " + sub_text + " " + cond[end:]
-            start += len(sub_text) + 1
+            # an empty list leaves a single blank: "(a, empty)" -> "(a )"
+            sub = f" {sub_text} " if sub_text else " "
+            cond = cond[:start] + sub + cond[end:]
+            start += len(sub) - 1
             used = True
         start = cond.find(name, start + 1)
     return cond, used
@@ -508,6 +510,10 @@ class Loader:
                     raise
             out.append(loaded)
         return out
+
+    def parsed(self, text: str) -> ast.Node | None:
+        """The AST parsed from ``text`` (before macro resolution), if it was parsed."""
+        return self._parse_cache.get(text)
 
     def condition_error(self, message: str, rule: RuleInfo, text: str, pos: int,
                         code: str = "LOAD_ERR_COMPILE_CONDITION") -> ItemError:

@@ -18,7 +18,10 @@ from ..api import FieldType as T
 
 
 class CompileError(Exception):
-    """A condition/output that parses but does not compile; the text is Falco's message."""
+    """A condition/output that parses but does not compile; the text is Falco's message.
+    ``node`` is the AST check that failed, when known (for the error's position)."""
+
+    node: object | None = None
 
 
 INT_TYPES = frozenset({T.INT8, T.INT16, T.INT32, T.INT64, T.FD, T.PID, T.ERRNO})
