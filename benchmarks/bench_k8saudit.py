@@ -212,6 +212,17 @@ def main() -> int:
     print(f"stages: source alone {source_rate:,.0f} events/s ({source_rate / parse_rate:.2f} of "
           f"parse-only), source + rules {rules_rate:,.0f} events/s "
           f"({rules_rate / parse_rate:.2f})")
+    # where the time goes, in CPU microseconds per event (differences of the stage rates)
+    us_parse, us_source = 1e6 / parse_rate, 1e6 / source_rate
+    us_rules, us_all = 1e6 / rules_rate - us_source, 1e6 / rate
+    us_outputs = us_all - us_source - us_rules
+    # the ratio the pipeline would reach if the source cost nothing beyond orjson's parse:
+    # what the rules engine and output rendering alone allow
+    ceiling = us_parse / (us_parse + us_rules + us_outputs)
+    print(f"per event: parse {us_parse:.2f} us; source {us_source:.2f} us (plugin beyond the "
+          f"parse: {us_source - us_parse:.2f}); rules {us_rules:.2f} us; output rendering "
+          f"{us_outputs:.2f} us; total {us_all:.2f} us")
+    print(f"ceiling with a source costing only the parse: {ceiling:.2f} of parse-only")
     growth = (rss[-1] - rss[0]) if len(rss) > 1 else 0.0
     print(f"pipeline (source + {RULES.name} + outputs): {rate:,.0f} events/s, "
           f"{alerts} alerts over {n} events")
@@ -229,6 +240,10 @@ def main() -> int:
             "source_and_rules_events_per_s": round(rules_rate),
             "webhook_pipeline_events_per_s_wall": round(hook_rate),
             "ratio": round(ratio, 3),
+            "us_per_event": {"parse": round(us_parse, 2), "source": round(us_source, 2),
+                             "rules": round(us_rules, 2), "outputs": round(us_outputs, 2),
+                             "total": round(us_all, 2)},
+            "ratio_ceiling_source_free": round(ceiling, 3),
             "rss_samples_mib": rss,
             "rss_growth_mib": round(growth, 1),
             "peak_rss_mib": round(peak),

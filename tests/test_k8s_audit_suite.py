@@ -9,14 +9,18 @@ accepted and ignored), ``-o plugins[0].open_params=<trace>`` (one-shot file mode
 per-rule counts of ``detect_counts``, ``stderr_contains``, and exit code 0.
 
 Path mapping (issue 4): BUILD_DIR's k8s_audit_rules.yaml is rules/k8s_audit_rules.yaml (today's
-upstream rules). BUILD_DIR's falco_rules.yaml (rules/legacy/falco_rules-1.0.1.yaml, the syscall
-ruleset of 2022) is **not** loaded: the suite only loaded it because the k8s rules of the time
-read its ``falco_*_images`` lists, today's k8s rules do not (as spec/plugins.md §7 notes), and
-it cannot compile without the ``container.*`` fields, which the suite's config does not load
-(``load_plugins: [k8saudit, json]``; Falco itself needs its container plugin loaded for them
-since 0.41, as pyfalco needs its ``container`` plugin). Its only contribution to these cases,
-the ``falco_privileged_images`` / ``falco_sensitive_mount_images`` lists read by the
-engine-v4 rules, contains no image of the traces, so leaving it out changes no expectation.
+upstream rules); BUILD_DIR's falco_rules.yaml is rules/legacy/falco_rules-1.0.1.yaml (the syscall
+ruleset of 2022), loaded first in every case that lists it, as Falco's harness did.
+
+Deviation from the suite's config (``SUITE_PLUGINS``): the legacy ruleset reads ``container.*``
+fields. In the Falco of the suite they were built into libs; in pyfalco they come from the
+``container`` plugin (Falco itself needs its container plugin for them since 0.41), whose
+extractor works on the ``syscall`` source that pyfalco's ``syscall`` plugin (the built-in syscall
+support) provides. So each case runs with a copy of confs/plugins/k8s_audit.yaml that also loads
+``syscall`` and ``container`` (after k8saudit and json, so ``plugins[0]`` is still k8saudit, as
+the cases' ``-o plugins[0].open_params`` expect). With ``--enable-source=k8s_audit`` neither
+opens anything; they only make the legacy rules compile (their syscall rules are loaded and never
+see an event).
 
 Renames since the suite was written (spec/plugins.md §7), applied here:
 
@@ -25,11 +29,14 @@ Renames since the suite was written (spec/plugins.md §7), applied here:
   ``K8s Role/Clusterrolebinding Created|Deleted`` are now ``K8s ClusterRole Created|Deleted``
   and ``K8s ClusterRoleBinding Created|Deleted`` (``RULE_RENAMES``);
 * rules/k8s_audit/trust_nginx_container.yaml appends nginx to ``falco_*_images`` lists; today's
-  k8s audit rules read ``k8s_audit_{sensitive_mount,privileged,hostnetwork}_images`` and no
-  loaded file defines the ``falco_*`` ones any more. The suite's file is replaced by one that
-  appends nginx to the three ``k8s_audit_*`` lists (as the maintained Go port does) and keeps
-  trusting nginx in the ``falco_*`` lists the engine-v4 rules read, by defining them — see
-  ``TRUST_NGINX``;
+  k8s audit rules read ``k8s_audit_{sensitive_mount,privileged,hostnetwork}_images`` instead.
+  The suite's file is replaced by one that appends nginx to the three ``k8s_audit_*`` lists (as
+  the maintained Go port does) and, for the engine-v4 rules, still appends it to the
+  ``falco_sensitive_mount_images`` / ``falco_privileged_images`` lists of the legacy ruleset;
+  ``falco_hostnetwork_images`` was defined by the k8s rules of the time, which no loaded file
+  does any more, so it is defined with nginx — see ``TRUST_NGINX``. (The suite's own file does
+  not load with today's rules for that reason: "List uses 'append' or 'override.items: append'
+  but no list by that name already exists" for ``falco_hostnetwork_images``.)
 * rules/k8s_audit/engine_v4_k8s_audit_rules.yaml (the engine-v4 compatibility rules, cases
   compat_engine_v4_*) tests ``ka.req.role.rules.resources contains "pods/exec"``: that field
   is a list and current Falco refuses ``contains`` on lists ("'contains' operator not
@@ -79,12 +86,17 @@ TRUST_NGINX = """\
     items: append
 - list: falco_sensitive_mount_images
   items: [nginx]
+  append: true
 - list: falco_privileged_images
   items: [nginx]
+  append: true
 - list: falco_hostnetwork_images
   items: [nginx]
 """
 
+
+#: Added to the suite's ``plugins`` / ``load_plugins`` (see the module docstring).
+SUITE_PLUGINS = ({"name": "syscall", "init_config": {}}, {"name": "container", "init_config": {}})
 
 E4 = "rules/k8s_audit/engine_v4_k8s_audit_rules.yaml"
 E4_FIX = ('ka.req.role.rules.resources contains "pods/exec"',
@@ -116,9 +128,19 @@ def _cases() -> list[tuple[str, dict[str, Any]]]:
 CASES = _cases()
 
 
-def _rules_path(entry: str, upstream: Path, tmp: Path) -> Path | None:
+def _suite_config(conf: Path, tmp: Path) -> Path:
+    """The case's config plus :data:`SUITE_PLUGINS`."""
+    doc = yaml.safe_load(conf.read_text())
+    doc["plugins"] = [*doc["plugins"], *SUITE_PLUGINS]
+    doc["load_plugins"] = [*doc["load_plugins"], *(p["name"] for p in SUITE_PLUGINS)]
+    out = tmp / conf.name
+    out.write_text(yaml.safe_dump(doc))
+    return out
+
+
+def _rules_path(entry: str, upstream: Path, tmp: Path) -> Path:
     if entry.endswith("/falco_rules.yaml") and entry.startswith("BUILD_DIR"):
-        return None  # the legacy syscall ruleset: not loaded, see the module docstring
+        return upstream / "rules" / "legacy" / "falco_rules-1.0.1.yaml"
     if entry.endswith("/k8s_audit_rules.yaml") and entry.startswith("BUILD_DIR"):
         return upstream / "rules" / "k8s_audit_rules.yaml"
     if entry == "./rules/k8s_audit/trust_nginx_container.yaml":
@@ -174,10 +196,9 @@ def test_case(name: str, case: dict[str, Any], upstream: Path, tmp_path: Path) -
     tests_dir = upstream / "falco-tests"
     conf = tests_dir / case["conf_file"].replace("BUILD_DIR/test/", "")
     assert conf.is_file(), conf
-    cmd = [str(PYFALCO), "-c", str(conf)]
+    cmd = [str(PYFALCO), "-c", str(_suite_config(conf, tmp_path))]
     for entry in case["rules_file"]:
-        if (path := _rules_path(entry, upstream, tmp_path)) is not None:
-            cmd += ["-r", str(path)]
+        cmd += ["-r", str(_rules_path(entry, upstream, tmp_path))]
     cmd += ["-o", "json_output=False", "-o", "json_include_output_property=True",
             "-o", "json_include_tags_property=True", "-o", "priority=debug", "-v",
             f"--enable-source={case['enable_source']}"]

@@ -210,3 +210,28 @@ def test_syscall_rules_skipped_without_a_syscall_field_provider(app):
     r = run(app)
     assert r.state.loaded_sources == ["syscall", "a"]
     assert r.state.engine_sources == ["a"]
+
+
+def test_sources_can_raise_internal_alerts(app):
+    from pyfalco.priority import Priority
+
+    from .fakes import OutputsManager
+
+    p = CounterPlugin("pa", "a", 101, count=1)
+    orig = p.open
+
+    def open_and_alert(ctx):
+        ctx.internal_alert("Falco internal: syscall event drop. 3 system calls dropped in last "
+                           "second.", Priority.DEBUG, {"n_drops": "3"},
+                           "Falco internal: syscall event drop")
+        return orig(ctx)
+
+    p.open = open_and_alert
+    app.plugins.append(p)
+    app.config()
+    app.file("rules.yaml", "[]\n")
+    r = app.run("-c", str(app.tmp_path / "falco.yaml"), "-r", str(app.tmp_path / "rules.yaml"),
+                "--enable-source=a")
+    assert r.code == 0, r.err
+    (msg, prio, rule), = OutputsManager.instances[-1].internal
+    assert rule == "Falco internal: syscall event drop" and prio is Priority.DEBUG

@@ -449,10 +449,28 @@ _RO = ("requestObject",)
 _SPEC = ("requestObject", "spec")
 
 
+def _binder(extract: Callable[..., Any]) -> Callable[[Any], Callable[[Event], Any]]:
+    """``FieldSpec.bind`` for a field with an argument. Without one (the usual form,
+    ``ka.req.pod.containers.image``) an extractor whose argument defaults to None is itself the
+    one-argument extractor: no ``lambda evt: extract(evt, None)`` frame on every call."""
+
+    def bind(arg: Any) -> Callable[[Event], Any]:
+        if arg is None and not _takes_required_arg(extract):
+            return extract  # type: ignore[no-any-return]
+        return lambda evt: extract(evt, arg)
+
+    return bind
+
+
+def _takes_required_arg(extract: Callable[..., Any]) -> bool:
+    defaults = getattr(extract, "__defaults__", None)
+    return not defaults
+
+
 def _f(name: str, desc: str, extract: Callable[..., Any], *, is_list: bool = False,
        arg: FieldArg | None = None) -> FieldSpec:
     return FieldSpec(name=name, type=FieldType.STRING, desc=desc, extract=extract,
-                     is_list=is_list, arg=arg)
+                     is_list=is_list, arg=arg, bind=None if arg is None else _binder(extract))
 
 
 def _container_fields(list_name: str, label: str, host_port: bool) -> list[FieldSpec]:

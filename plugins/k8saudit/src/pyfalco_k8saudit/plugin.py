@@ -7,10 +7,20 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 from pyfalco import hookimpl
-from pyfalco.api import Event, FieldTable, PluginInfo, RulesFileSpec, SourceSpec
+from pyfalco.api import Event, FieldTable, OpenParam, PluginInfo, RulesFileSpec, SourceSpec
 
 from . import COMPAT_VERSION, DEFAULT_RULES_PATH, FIELDS, PLUGIN_ID, PLUGIN_NAME, SOURCE
 from .config import INIT_SCHEMA, K8sAuditConfig
+
+
+#: Suggestions for ``open_params`` (``--plugin-info``). The first one is what the plugin opens
+#: when it is loaded with its defaults (no ``plugins:`` entry): Falco's example in falco.yaml.
+OPEN_PARAMS = (
+    OpenParam("http://:9765/k8s-audit", "Kubernetes audit webhook on port 9765, path /k8s-audit"),
+    OpenParam("https://:9765/k8s-audit", "the same webhook over TLS (init_config sslCertificate)"),
+    OpenParam("file:///var/log/kube-apiserver/audit.log",
+              "follow an audit log file (JSON lines), through rotations"),
+)
 
 
 def _version() -> str:
@@ -55,7 +65,7 @@ def pyfalco_register_plugins(register: Callable[[PluginInfo], None]) -> None:
 @hookimpl
 def pyfalco_register_sources(register: Callable[[SourceSpec], None]) -> None:
     register(SourceSpec(plugin=PLUGIN_NAME, event_source=SOURCE, open=_open,
-                        event_to_string=event_to_string))
+                        open_params=OPEN_PARAMS, event_to_string=event_to_string))
 
 
 @hookimpl
