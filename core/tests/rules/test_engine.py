@@ -320,3 +320,35 @@ def test_compile_error_inside_macro_points_at_the_macro(catalog) -> None:
     assert locs[-2][2] == 1
     assert locs[-1][0] == "condition expression" and locs[-1][2] == 1 + 1
     assert "proc.nope = y" in res.as_text(True)
+
+
+def test_schema_validation_is_reported_not_fatal(catalog) -> None:
+    """``-V`` JSON carries ``schema_valid``/``schema_warnings``; a schema finding (an unknown
+    key, a wrong priority spelling) never fails the load. Weak typing: ``enabled: "no"`` is a
+    boolean, as for valijson over yaml-cpp."""
+    _, res = load(catalog, rule() + "  enabled: yes\n",
+                  rule("s") + "  bogus_key: 1\n",
+                  "- rule: t\n  desc: d\n  condition: evt.type=open\n  output: o\n"
+                  "  priority: [x]\n")
+    first, second, third = (f.as_json() for f in res.files)
+    assert first["schema_valid"] is True and first["schema_warnings"] == []
+    assert second["successful"] is True and second["schema_valid"] is False
+    assert any(w.startswith("failed for <root>[0]: ") and "bogus_key" in w
+               for w in second["schema_warnings"])
+    assert third["schema_valid"] is False
+    assert any(w.startswith("failed for <root>[0][priority]: ")
+               for w in third["schema_warnings"])
+
+
+def test_malformed_yaml_has_no_schema_result(catalog) -> None:
+    _, res = load(catalog, "- rule: [unclosed\n")
+    doc = res.files[0].as_json()
+    assert not doc["successful"] and "schema_valid" not in doc
+
+
+def test_rule_schema_is_shipped_in_the_rules_package() -> None:
+    from pyfalco.rules import rule_schema
+
+    schema = rule_schema()
+    assert schema["type"] == "array"
+    assert schema["definitions"]["FalcoRule"]["additionalProperties"] is False

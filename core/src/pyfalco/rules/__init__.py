@@ -9,6 +9,7 @@ from .engine import CompiledRule, Match, RulesEngine, SourceEvaluator
 from .fields import BASE_FIELDS, FieldCatalog
 from .loader import RulesContent
 from .results import FileResult, LoadResult, Message
+from .schema import rule_schema
 
 __all__ = ["BASE_FIELDS", "CompiledRule", "FieldCatalog", "FileResult", "LoadResult", "Match",
-           "Message", "RulesContent", "RulesEngine", "SourceEvaluator"]
+           "Message", "RulesContent", "RulesEngine", "SourceEvaluator", "rule_schema"]

@@ -17,6 +17,7 @@ from .collector import ListInfo, MacroInfo, RuleInfo, parse_semver
 from .compile import ConditionCompiler
 from .evttypes import ALL, NO_EVTTYPE_THRESHOLD, EvtSet, event_types
 from .fields import BASE_FIELDS, FieldCatalog, iso8601
+from .schema import validate_text
 from .interp import ExtractionErrors, evaluate
 from .loader import CompiledCondition, Loader, RulesContent
 from .output import CONTAINER_INFO_WARNING, OutputFormat, json_value, strip_container_info
@@ -202,7 +203,7 @@ class RulesEngine:
         self._compile_cache: dict[Any, tuple[CompiledCondition, list[tuple[Any, ...]]]] = {}
         result = LoadResult()
         for content in contents:
-            fr = FileResult(content.name)
+            fr = FileResult(content.name, schema_warnings=validate_text(content.text))
             result.files.append(fr)
             loader.read(content, fr)
             if fr.errors:

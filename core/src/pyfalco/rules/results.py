@@ -152,6 +152,8 @@ class FileResult:
     name: str
     errors: list[Message] = field(default_factory=list)
     warnings: list[Message] = field(default_factory=list)
+    #: the rules-file schema's findings ("failed for <path>: <desc>"); None = not validated
+    schema_warnings: list[str] | None = None
 
     @property
     def ok(self) -> bool:
@@ -185,7 +187,11 @@ class FileResult:
         return "\n".join(out)
 
     def as_json(self) -> dict[str, Any]:
-        return {"name": self.name, "successful": self.ok,
+        out: dict[str, Any] = {"name": self.name, "successful": self.ok}
+        if self.schema_warnings is not None:  # only when schema validation ran, as Falco
+            out["schema_valid"] = not self.schema_warnings
+            out["schema_warnings"] = list(self.schema_warnings)
+        return out | {
                 "errors": [m.as_json() for m in self.errors],
                 "warnings": [m.as_json() for m in self.warnings]}
 
