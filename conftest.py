@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -28,6 +30,35 @@ def upstream() -> Path:
     if not UPSTREAM.is_dir():
         pytest.fail(f"upstream data not found at {UPSTREAM} (set PYFALCO_SHARED)")
     return UPSTREAM
+
+
+@pytest.fixture(scope="session")
+def third_party_plugins(tmp_path_factory):
+    """The test plugins of tests/fixtures/*, installed like any user's plugin (pip, entry points)
+    but outside the repository's venv, so `make run` never shows their sources to users.
+
+    Installed once per session with ``pip install --target``; ``PYTHONPATH`` then points at the
+    target, so every ``pyfalco`` subprocess the tests start discovers their entry points there.
+    """
+    target = tmp_path_factory.mktemp("third-party-plugins")
+    sources = tmp_path_factory.mktemp("third-party-sources")  # setuptools builds in the tree
+    packages = []
+    for project in sorted((REPO / "tests" / "fixtures").glob("*/pyproject.toml")):
+        copy = sources / project.parent.name
+        shutil.copytree(project.parent, copy, ignore=shutil.ignore_patterns("build", "*.egg-info"))
+        packages.append(str(copy))
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
+         "--no-index", "--target", str(target), *packages],
+        check=True,
+    )
+    previous = os.environ.get("PYTHONPATH")
+    os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(target), previous) if p)
+    yield target
+    if previous is None:
+        os.environ.pop("PYTHONPATH", None)
+    else:
+        os.environ["PYTHONPATH"] = previous
 
 
 def _missing(marker: str) -> str | None:

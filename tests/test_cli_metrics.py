@@ -15,6 +15,9 @@ from pathlib import Path
 
 import pytest
 
+# tinysrc is installed for these tests only, like a user's plugin (root conftest.py)
+pytestmark = pytest.mark.usefixtures("third_party_plugins")
+
 PYFALCO = str(Path(sys.executable).with_name("pyfalco"))
 
 RULES = """\
