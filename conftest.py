@@ -33,13 +33,10 @@ def upstream() -> Path:
 
 
 @pytest.fixture(scope="session")
-def third_party_plugins(tmp_path_factory):
-    """The test plugins of tests/fixtures/*, installed like any user's plugin (pip, entry points)
-    but outside the repository's venv, so `make run` never shows their sources to users.
-
-    Installed once per session with ``pip install --target``; ``PYTHONPATH`` then points at the
-    target, so every ``pyfalco`` subprocess the tests start discovers their entry points there.
-    """
+def third_party_plugins_dir(tmp_path_factory) -> Path:
+    """The test plugins of tests/fixtures/*, installed once per session like any user's plugin
+    (pip, entry points) but into a temporary ``--target``, outside the repository's venv, so
+    `make run` never shows their sources to users."""
     target = tmp_path_factory.mktemp("third-party-plugins")
     sources = tmp_path_factory.mktemp("third-party-sources")  # setuptools builds in the tree
     packages = []
@@ -52,13 +49,18 @@ def third_party_plugins(tmp_path_factory):
          "--no-index", "--target", str(target), *packages],
         check=True,
     )
+    return target
+
+
+@pytest.fixture
+def third_party_plugins(third_party_plugins_dir, monkeypatch) -> Path:
+    """``PYTHONPATH`` points at the installed test plugins for this test only: every ``pyfalco``
+    subprocess it starts discovers their entry points there (other tests, such as the fresh-venv
+    install test, never see them)."""
     previous = os.environ.get("PYTHONPATH")
-    os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(target), previous) if p)
-    yield target
-    if previous is None:
-        os.environ.pop("PYTHONPATH", None)
-    else:
-        os.environ["PYTHONPATH"] = previous
+    paths = [str(third_party_plugins_dir)] + ([previous] if previous else [])
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(paths))
+    return third_party_plugins_dir
 
 
 def _missing(marker: str) -> str | None:
