@@ -241,3 +241,14 @@ def test_plugin_requirements(catalog) -> None:
     assert engine.check_plugin_requirements() == (
         "Plugin requirement not satisfied, must load one of: k8saudit (>= 0.7.0), "
         "k8saudit-eks (>= 0.4.0)")
+
+
+def test_evt_time_iso8601_uses_falco_offset_not_z(catalog) -> None:
+    """Falco renders ``%evt.time.iso8601`` as ``...nnnnnnnnn+0000`` (falco-core.md §7.3)."""
+    engine, res = load(catalog, rule(output="at %evt.time.iso8601"))
+    assert res.ok, res.as_text(True)
+    e = ev("open")  # ts = 1_700_000_000_123456789
+    (m,) = engine.evaluator("syscall").process(e)
+    assert m.output(e) == "at 2023-11-14T22:13:20.123456789+0000"
+    assert m.output_fields(e, time_iso8601=True)["evt.time.iso8601"] == \
+        "2023-11-14T22:13:20.123456789+0000"
