@@ -327,3 +327,19 @@ def test_list_events_text_markdown_json(env):
     read = next(e for e in doc["syscall"] if e["name"] == "read" and e["dir"] == ">")
     assert read == {"name": "read", "dir": ">", "default": False,
                     "params": [{"name": "fd", "type": "FD"}, {"name": "size", "type": "UINT32"}]}
+
+
+def test_default_config_loads_each_shipped_rules_file_once(env):
+    """k8saudit-eks/-gke register k8saudit's own rules file: the default load (`make run`) lists
+    and loads it once, in first-registration order."""
+    r = env.run("--dry-run")
+    assert r.returncode == 0, r.stderr
+    lines = r.stderr.splitlines()
+    start = next(i for i, ln in enumerate(lines) if ln.endswith("Loading rules from:"))
+    paths = []
+    for ln in lines[start + 1:]:
+        if not ln.split(": ", 1)[-1].startswith("   "):
+            break
+        paths.append(ln.split(": ", 1)[1].strip())
+    assert sum(p.endswith("/k8s_audit_rules.yaml") for p in paths) == 1
+    assert len(paths) == len(set(paths)) >= 2
