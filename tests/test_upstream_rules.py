@@ -188,3 +188,18 @@ def test_regression_detections_on_captures(registry, upstream, name, case) -> No
             count = TODAY_COUNTS.get((rule_name, count), count)
             assert len(hits.get(rule_name, [])) == count, (rule_name, {
                 k: len(v) for k, v in hits.items()})
+
+
+def test_legacy_rules_file(registry, upstream) -> None:
+    """falco_rules 1.0.1 (2023) still loads: its rules, macros and lists, with only today's
+    deprecation warnings (``evt.dir`` in conditions, ``%container.info`` in outputs)."""
+    path = upstream / "rules" / "legacy" / "falco_rules-1.0.1.yaml"
+    engine = _engine(registry)
+    result = engine.load([RulesContent(path.name, path.read_text())])
+    assert result.ok, result.as_text(verbose=True)
+    assert {(m.code, m.deprecated_field or m.message[:15]) for m in result.warnings} == {
+        ("LOAD_DEPRECATED_ITEM", "evt.dir"), ("LOAD_DEPRECATED_ITEM", "%container.info")}
+    declared = _declared(path)
+    assert {r.name for r in engine.rules()} == declared["rule"]
+    assert {m.name for m in engine.macros()} == declared["macro"]
+    assert {x.name for x in engine.lists()} == declared["list"]

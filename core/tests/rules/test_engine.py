@@ -106,6 +106,10 @@ def matches(catalog: FieldCatalog, cond: str, event, **kw) -> bool:
     ("len(proc.name) = 3", {"proc_name": "cat"}, True),
     ("len(fd.types) > 1", {"fd_types": ["a", "b"]}, True),
     ("b64(proc.cmdline) = hello", {"proc_cmdline": "aGVsbG8="}, True),
+    ("concat(proc.name, \"-\", proc.pname) = a-b", {"proc_name": "a", "proc_pname": "b"}, True),
+    ("concat(proc.name, proc.pname) = ab", {"proc_name": "a"}, False),
+    ("join(\"/\", (proc.name, \"x\", toupper(proc.pname))) = a/x/B",
+     {"proc_name": "a", "proc_pname": "b"}, True),
     ("b64(proc.cmdline) = hello", {"proc_cmdline": "!!"}, False),
     ("evt.buffer bcontains 48545450", {"evt_buffer": b"GET / HTTP/1.1"}, True),
     ("evt.buffer bstartswith 474554", {"evt_buffer": b"GET / HTTP/1.1"}, True),
@@ -181,6 +185,8 @@ def test_selection_and_priority(catalog) -> None:
     assert names() == ["file one"]
     engine.select(False, rule="*")
     engine.select(True, rule="net*")
+    assert names() == ["net one"]
+    engine.select(True, rule="?ile one")  # only "*" is a wildcard
     assert names() == ["net one"]
     rules = {r.name: r for r in engine.rules()}
     assert rules["dbg"].priority is Priority.DEBUG

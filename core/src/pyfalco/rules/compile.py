@@ -179,7 +179,11 @@ class ConditionCompiler:
         if node.arg is not None and name != "getopt":
             raise CompileError(f"filter error: transformer '{name}' does not support field "
                                "arguments")
-        if name in ("join", "concat", "getopt"):
+        if name == "concat":
+            return self._concat(node)
+        if name == "join":
+            return self._join(node)
+        if name == "getopt":
             raise CompileError(f"filter error: transformer '{name}' is not supported")
         if len(node.args) != 1 or not isinstance(node.args[0], (ast.FieldRef, ast.Transformer)):
             raise CompileError(f"filter error: transformer '{name}' requires one field argument")
@@ -222,6 +226,53 @@ class ConditionCompiler:
                 return None if v is None else tr(v)
         return Operand(ast.as_string(node), ext, out_type, out_list, "", inner.spec,
                        inner.field, inner.arg, True)
+
+    def _string_parts(self, nodes: list[ast.Node], what: str) -> list[Any]:
+        """Each argument as a constant string or an extractor of a string field."""
+        parts: list[Any] = []
+        for n in nodes:
+            if isinstance(n, ast.Value):
+                parts.append(n.value)
+                continue
+            op = self.operand(n)
+            if op.type not in STRING_TYPES or op.is_list:
+                raise CompileError(f"{what} arguments must be strings")
+            parts.append(op.fn)
+        return parts
+
+    @staticmethod
+    def _joined(parts: list[Any], sep: str) -> Callable[[Event], Any]:
+        def ext(evt: Event) -> Any:
+            out = []
+            for p in parts:
+                if type(p) is str:
+                    out.append(p)
+                    continue
+                v = p(evt)
+                if v is None:
+                    return None  # a missing operand: no value, like any transformer
+                out.append(v)
+            return sep.join(out)
+        return ext
+
+    def _concat(self, node: ast.Transformer) -> Operand:
+        if len(node.args) < 2:
+            raise CompileError("concat() requires at least 2 arguments")
+        parts = self._string_parts(node.args, "concat()")
+        return Operand(ast.as_string(node), self._joined(parts, ""), T.CHARBUF, False, "",
+                       None, "concat", None, True)
+
+    def _join(self, node: ast.Transformer) -> Operand:
+        if len(node.args) != 2:
+            raise CompileError("join() requires exactly 2 arguments: separator and list")
+        sep, items = node.args
+        if not isinstance(items, ast.TransformerList):
+            raise CompileError("join() second argument must be a list")
+        if not isinstance(sep, ast.Value):
+            raise CompileError("join() first argument must be a string separator")
+        parts = self._string_parts(items.children, "join()")
+        return Operand(ast.as_string(node), self._joined(parts, sep.value), T.CHARBUF, False,
+                       "", None, "join", None, True)
 
     # checks
     def binary(self, node: ast.BinaryCheck) -> ICheck:

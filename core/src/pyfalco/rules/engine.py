@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import fnmatch
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -367,8 +366,9 @@ class RulesEngine:
             hit = False
             if pattern is not None:
                 if "*" in pattern:
-                    hit = re.fullmatch(fnmatch.translate(pattern).replace(".*", ".*"),
-                                       rule.name) is not None
+                    # only "*" is a wildcard (rule names often hold ?, [ and other characters)
+                    rx = ".*".join(re.escape(part) for part in pattern.split("*"))
+                    hit = re.fullmatch(rx, rule.name, re.DOTALL) is not None
                 else:
                     hit = pattern == rule.name
             if tag is not None and tag in rule.tags:
