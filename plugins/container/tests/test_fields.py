@@ -234,6 +234,20 @@ def test_producer_set_container_id_comes_first(store):
     assert e.thread.container_id == ID2  # never overwritten
 
 
+def test_producer_set_gvisor_id_gets_the_gvisor_type(store):
+    # gVisor sets the id on the thread and writes its pseudo-cgroup on clone/execve (and on
+    # threads seeded from `runsc trace procfs`): the type is "gvisor", as without the producer.
+    use()
+    e = Evt(Thread(["gvisor_container_id=/runsc-123456"], container_id="runsc-123456"))
+    assert get("container.id", e) == "runsc-123456"
+    assert get("container.type", e) == "gvisor"
+    e = Evt(Thread([f"gvisor_container_id=/{ID}"], container_id=ID))
+    assert (get("container.id", e), get("container.type", e)) == (ID[:12], "gvisor")
+    # cgroups naming another container say nothing about the producer's one
+    e = Evt(Thread(["gvisor_container_id=/runsc-1"], container_id="runsc-2"))
+    assert (get("container.id", e), get("container.type", e)) == ("runsc-2", None)
+
+
 def test_own_foreign_key_is_not_taken_for_a_producers(store):
     use()
     t = Thread([f"cpu=/docker/{ID}"])

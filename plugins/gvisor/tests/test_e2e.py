@@ -145,12 +145,15 @@ def test_actions_in_sandboxes_fire_rules_with_process_file_and_container(tmp_pat
         assert {a["output_fields"]["container.id"] for a in rule} == containers
     read = by_rule["gVisor sensitive file read"][0]["output_fields"]
     assert (read["fd.name"], read["proc.name"]) == ("/etc/shadow", "cat")
+    assert read["container.type"] == "gvisor"
     write = by_rule["gVisor write below etc"][0]["output_fields"]
     assert (write["fd.name"], write["proc.name"]) == ("/etc/pyfalco-e2e", "sh")
     shells = {a["output_fields"]["proc.name"] for a in by_rule["gVisor shell spawned"]}
     assert shells >= {"bash", "sh"}
     conn = by_rule["gVisor outbound connection"][0]["output_fields"]
     assert conn["fd.name"].endswith("->127.0.0.1:8080") and conn["proc.name"] == "python3"
+    # gVisor reports no local end (0.0.0.0:0): the peer is still the remote side
+    assert (conn["fd.rip"], conn["fd.rport"]) == ("127.0.0.1", 8080)
     # the engine's counters reach the metrics: Falco's scap.n_* names and runsc's dropped count
     samples = {line.split("{")[0]: line for line in metrics.splitlines()
                if line.startswith("falcosecurity_scap_")}
@@ -183,6 +186,7 @@ def test_running_sandbox_is_attached_and_its_processes_known(tmp_path):
     assert reads, falco.stderr()
     assert reads[0]["proc.name"] == "cat" and reads[0]["fd.name"] == "/etc/shadow"
     assert reads[0]["container.id"].startswith("runsc-")
+    assert reads[0]["container.type"] == "gvisor"
     assert reads[0]["proc.pname"] == "sh"
     seeded = [line for line in metrics.splitlines()
               if line.startswith("falcosecurity_scap_seeded_processes_total")]

@@ -173,3 +173,37 @@ def test_reading_thread_failure_ends_the_source_with_an_error(instance, monkeypa
     wait_for(lambda: instance.listener.error is not None)
     with pytest.raises(PluginError, match="reading thread failed: decoder exploded"):
         instance.next_batch()
+
+
+def test_handshakes_are_answered_while_the_consumer_is_behind(instance, monkeypatch):
+    # `runsc trace create` waits for the new session's handshake. With the queue full and the
+    # consumer blocked (e.g. in that very `trace create`), an unanswered handshake deadlocked
+    # until runsc's timeout (the CI flake of test_forced_reattach_keeps_the_sandbox_identity).
+    from pyfalco_gvisor import engine as engine_mod
+
+    busy = Peer(instance.socket_path)
+    busy.handshake()
+    msg = record(5, payload(5, context_data=ctx(tid=3)))
+    # One record per round: fill every queue slot and some more (left in the socket).
+    for _ in range(engine_mod.QUEUE_BATCHES + 20):
+        busy.send(msg)
+        time.sleep(0.002)
+    wait_for(lambda: instance._queue.full())
+    late = Peer(instance.socket_path)
+    assert late.handshake() == b"\x08\x01"  # answered although nobody consumes
+    assert instance.counters()["queue_waits"] > 0
+    # nothing lost: every record arrives once the consumer catches up
+    events = drain(instance, engine_mod.QUEUE_BATCHES + 20, timeout=10)
+    assert len(events) == engine_mod.QUEUE_BATCHES + 20
+
+
+def test_a_runsc_call_that_hangs_is_ended_with_its_output(tmp_path, monkeypatch):
+    from pyfalco_gvisor import runsc
+
+    fake = tmp_path / "runsc"
+    fake.write_text("#!/bin/sh\necho 'waiting for the sandbox' >&2\nexec sleep 30\n")
+    fake.chmod(0o755)
+    monkeypatch.setattr(runsc, "runsc_path", lambda: str(fake))
+    with pytest.raises(runsc.RunscError,
+                       match=r"trace create .*did not finish within 1s.*waiting for the sandbox"):
+        runsc._run("/r", ["trace", "create", "x"], timeout=1)

@@ -42,6 +42,31 @@ def test_procfs_processes_seed_the_thread_table(data_dir):
     assert sleep.vpid == 2 and sleep.ptid == (9 << 32) | 1
     assert state.lookup_thread((9 << 32) | 1).comm == "sh"
 
+    # container.type: seeded threads carry the same pseudo-cgroup as clone/execve events
+    from pyfalco_container import fields as cf
+    from pyfalco_syscall.events import SyscallEvent, event_id
+
+    cf.STATE.store = None
+    evt = SyscallEvent(event_id("close"), ts=1, tid=(9 << 32) | 2, params={"res": 0, "fd": 1})
+    state.parse(evt)
+    field = {f.name: f for f in cf.FIELDS}
+    assert field["container.id"].extract(evt) == "runsc-1"
+    assert field["container.type"].extract(evt) == "gvisor"
+
+
+def test_threads_of_recorded_events_are_of_type_gvisor(data_dir):
+    from pyfalco_container import fields as cf
+
+    cf.STATE.store = None
+    conn = Connection(1, None)  # type: ignore[arg-type]
+    events = Decoder().decode([(conn, r) for r in read_records(data_dir / "actions.rec")])
+    state = SyscallState()
+    parse_batch(state, events)
+    shadow = next(e for e in events if e.type == "openat" and e.param("name") == "/etc/shadow")
+    field = {f.name: f for f in cf.FIELDS}
+    assert field["container.id"].extract(shadow) == conn.container_id[:12]
+    assert field["container.type"].extract(shadow) == "gvisor"
+
 
 def test_registered_parser_handles_gvisor_events_only(data_dir):
     from pyfalco.plugins import collect, get_plugin_manager

@@ -102,3 +102,20 @@ def test_generic_event_type_is_ppm_sc_name():
     e = SyscallEvent(1, ts=1, tid=1, params={"ID": 75})
     assert e.type == "mprotect"
     assert SyscallEvent(1, ts=1, tid=1, params={"ID": 0}).type == "<unknown>"
+
+
+def test_generic_syscalls_take_the_generic_events_category():
+    # Current libsinsp reads every category from the event table, generic events included
+    # (EC_OTHER); the 2022 sysdig oracle's per-syscall table said "process" for arch_prctl.
+    from pyfalco_syscall.fields import extract
+    from pyfalco_syscall.state import SyscallState
+
+    names = {v: k for k, v in _event_table.PPM_SC_NAMES.items()}
+    st = SyscallState()
+    for name in ("arch_prctl", "madvise", "getpid"):
+        e = SyscallEvent(1, ts=1, tid=1, params={"ID": names[name]})
+        st.parse(e)
+        assert (e.type, extract("evt.category", e)) == (name, "other")
+    e = SyscallEvent(event_id("mprotect"), ts=2, tid=1, params={"res": 0})
+    st.parse(e)
+    assert (e.type, extract("evt.category", e)) == ("mprotect", "memory")  # its own event

@@ -221,3 +221,75 @@ def test_scan_proc_seeds_live_host():
     me = st.lookup_thread(os.getpid())
     assert me is not None and me.cwd == os.getcwd() and (0 in me.fds or 1 in me.fds)
     assert st.user_name(0) == "root"
+
+
+def test_unspecified_local_end_is_never_the_remote_one():
+    # gVisor reports only connect/accept's address argument: the socket's own end is the
+    # unspecified address. It must never come out as the remote side.
+    st = _state_with_shell()
+    st.add_interface(Interface("eth0", 2, b"\x0a\x00\x00\x02", b"\xff\xff\xff\x00"))
+    for fd, fam, zero, peer in ((5, 2, bytes(4), b"\x5d\xb8\xd8\x22"),
+                                (6, 10, bytes(16), b"\x20\x01\x0d\xb8" + bytes(11) + b"\x01")):
+        st.parse(SyscallEvent(event_id("socket"), ts=10, tid=100, params={
+            "fd": fd, "domain": fam, "type": 1, "proto": 0}))
+        c = SyscallEvent(event_id("connect"), ts=11, tid=100, params={
+            "res": 0, "tuple": (fam, zero, 0, peer, 443), "fd": fd})
+        st.parse(c)
+        assert extract("fd.rip", c).packed == peer and extract("fd.rport", c) == 443
+        assert extract("fd.lip", c).packed == zero and extract("fd.lport", c) == 0
+        assert extract("fd.is_server", c) is False
+    # accept: the peer is the client end, ours the (unspecified) server end
+    a = SyscallEvent(event_id("accept4"), ts=12, tid=100, params={
+        "fd": 7, "tuple": (2, b"\xc0\xa8\x01\x07", 51000, bytes(4), 0), "queuepct": 0,
+        "queuelen": 0, "queuemax": 0, "flags": 0})
+    st.parse(a)
+    assert str(extract("fd.rip", a)) == "192.168.1.7" and extract("fd.rport", a) == 51000
+    assert extract("fd.is_server", a) is True
+
+
+def _prctl(tid: int, ts: int, option: int, arg: int, res: int = 0) -> SyscallEvent:
+    return SyscallEvent(event_id("prctl"), ts=ts, tid=tid, params={
+        "res": res, "option": option, "arg2_str": "", "arg2_int": arg})
+
+
+def test_child_subreaper_adopts_orphans_when_no_reaper_is_reported():
+    # init(1) -> R(10) -> A(20) -> B(30) -> C(40). B exits without a reaper_tid (gVisor, old
+    # drivers): C goes to the nearest subreaper above it (the kernel's choice), R once R set
+    # PR_SET_CHILD_SUBREAPER; without a subreaper, to B's parent (previous behaviour).
+    from pyfalco_syscall.state import PR_GET_CHILD_SUBREAPER, PR_SET_CHILD_SUBREAPER
+
+    def tree() -> SyscallState:
+        st = SyscallState()
+        st.add_thread(ThreadInfo(1, 1, 0, comm="init"))
+        for tid, ptid in ((10, 1), (20, 10), (30, 20), (40, 30)):
+            st.add_thread(ThreadInfo(tid, tid, ptid, comm=f"p{tid}"))
+        return st
+
+    def exit_b(st: SyscallState) -> int:
+        st.parse(SyscallEvent(event_id("procexit", ">"), ts=50, tid=30, params={"status": 0}))
+        return st.lookup_thread(40).ptid
+
+    assert exit_b(tree()) == 20
+    st = tree()
+    st.parse(_prctl(10, 10, PR_SET_CHILD_SUBREAPER, 1, res=-22))  # failed: no change
+    st.parse(_prctl(10, 11, 15, 1))  # PR_SET_NAME: not about reaping
+    assert exit_b(st) == 20
+    st = tree()
+    st.parse(_prctl(10, 10, PR_SET_CHILD_SUBREAPER, 1))
+    assert st.lookup_thread(10).child_subreaper
+    assert exit_b(st) == 10
+    # unset again (PR_GET reports the current flag, as libsinsp reads it)
+    st = tree()
+    st.parse(_prctl(10, 10, PR_SET_CHILD_SUBREAPER, 1))
+    st.parse(_prctl(10, 11, PR_GET_CHILD_SUBREAPER, 0))
+    assert exit_b(st) == 20
+    # a reaper the driver reports wins
+    st = tree()
+    st.parse(_prctl(10, 10, PR_SET_CHILD_SUBREAPER, 1))
+    st.parse(SyscallEvent(event_id("procexit", ">"), ts=50, tid=30,
+                          params={"status": 0, "reaper_tid": 1}))
+    assert st.lookup_thread(40).ptid == 1
+    # a prctl from a thread the state does not know marks nothing
+    st = tree()
+    st.parse(_prctl(99, 10, PR_SET_CHILD_SUBREAPER, 1))
+    assert not st.lookup_thread(99).child_subreaper

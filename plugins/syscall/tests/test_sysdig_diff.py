@@ -124,9 +124,15 @@ _EXECVE_VTID = ("current libs set vtid/vpid = tid/pid when execve completes a fa
 _PL_V9_TAIL = ("the oracle reads the process list's V9 tail in the pre-0.10 layout, so the "
                "loginuid our writer stores (current layout, spec/scap.md §2.5) is lost for "
                "threads it has not seen exec")
-_GENERIC_CATEGORY = ("not implemented: the category of generic syscalls (arch_prctl...) comes "
-                     "from libs' syscall_info_table, which the generator does not read yet; "
-                     "pyfalco names them 'other'")
+_GENERIC_CATEGORY = ("version difference: the oracle's 2022 libs took the category of a generic "
+                     "syscall (arch_prctl...) from its static syscall_info_table (process); "
+                     "current libs' sinsp_evt::get_category always reads the event table, where "
+                     "generic events are EC_OTHER: 'other', as pyfalco")
+
+_UNSPECIFIED_LOCAL = (_SEND_CREATES_FD + "; its tuple is 0.0.0.0:1->128.32.41.1:0 and the "
+                      "unspecified address is never the remote end here (decided, README: "
+                      "gVisor's unknown local end), so fd.lport is 1 where current libs, "
+                      "taking 128.32.41.1:0 as local, would say 0")
 
 KNOWN_DIFFERENCES: dict[tuple[str, str], str] = {
     ("cat_write", "thread.vtid exists"): _EXECVE_VTID,
@@ -144,6 +150,7 @@ KNOWN_DIFFERENCES: dict[tuple[str, str], str] = {
     **{("ping_sendto", f): _SEND_CREATES_FD for f in (
         "fd.type=ipv4", "fd.l4proto=udp", "fd.cip exists", "fd.sockfamily=ip",
         "evt.category=net")},
+    ("ping_sendto", "fd.lport>0"): _UNSPECIFIED_LOCAL,
     ("connect_localhost", "fd.l4proto=tcp"): _SOCKET_L4,
     ("rewritten-connect_localhost", "fd.l4proto=tcp"): _SOCKET_L4,
     ("sample", "fd.l4proto=tcp"): _SOCKET_L4,

@@ -52,7 +52,13 @@ def _entry_of(thread: Any) -> tuple[Any, str, ContainerRef | None, str]:
         thread.state = st = {}
     written = st.get(_WRITTEN)
     if cid and cid != "host" and cid != written:
-        ref: ContainerRef | None = ContainerRef(cid[:12], cid, "")  # set by a producer
+        # Set by a producer. Its cgroups give the type when they name the same container:
+        # gVisor threads carry the gvisor_container_id pseudo-cgroup (Falco's encoding), type
+        # "gvisor" (upstream's container plugin has no gVisor type; see the README).
+        found = match_cgroups(tuple(cgroups)) if cgroups else None
+        ref: ContainerRef | None = (
+            found if found is not None and found.full_id == cid else ContainerRef(cid[:12], cid, "")
+        )
     else:
         ref = match_cgroups(tuple(cgroups)) if cgroups else None
         cid = ref.id if ref is not None else ""

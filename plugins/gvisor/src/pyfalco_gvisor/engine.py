@@ -30,8 +30,9 @@ log = logging.getLogger("pyfalco.gvisor")
 
 #: Docker's runsc state root, Falco's default for engine.gvisor.root.
 DEFAULT_ROOT = "/var/run/docker/runtime-runc/moby"
-#: Batches waiting for the event thread. When full, the reader waits: gVisor then counts what
-#: it cannot send in dropped_count, which we report (nothing is lost silently either way).
+#: Batches waiting for the event thread. When full, the reader stops reading records (still
+#: answering handshakes): gVisor then counts what it cannot send in dropped_count, which we
+#: report (nothing is lost silently either way).
 QUEUE_BATCHES = 64
 #: How long next_batch() waits for events before returning an empty batch (the app's TIMEOUT).
 POLL_SECONDS = 0.1
@@ -61,7 +62,8 @@ class GvisorInstance:
         self.attached: list[str] = []
         self.attach_errors = 0
         try:
-            self.listener = Listener(self.socket_path, self._on_records, self._on_close)
+            self.listener = Listener(self.socket_path, self._on_records, self._on_close,
+                                     ready=self._can_take_batch)
         except OSError as exc:
             raise PluginError(f"gvisor engine: {exc.strerror}") from None
         self.listener.start()
@@ -70,10 +72,18 @@ class GvisorInstance:
 
     # -- reading thread side -------------------------------------------------------------------
 
+    def _can_take_batch(self) -> bool:
+        # The reader is the queue's only producer: a queue not full now stays so until its put.
+        if self._queue.full():
+            self.queue_waits += 1
+            return False
+        return True
+
     def _on_records(self, batch: list[tuple[Connection, bytes]]) -> None:
         events = self.decoder.decode(batch)
         if not events:
             return
+        # Does not wait in practice (see _can_take_batch); kept bounded all the same.
         while not self._stopping.is_set():
             try:
                 self._queue.put(events, timeout=POLL_SECONDS)
@@ -100,18 +110,21 @@ class GvisorInstance:
             self.attach_errors += 1
             return
         for cid in ids:
-            try:
-                entries = runsc.trace_procfs(self.root, cid)
-            except runsc.RunscError as exc:
-                log.warning("gvisor engine: cannot read processes of %s: %s", cid, exc)
-                self.attach_errors += 1
-                entries = []
+            # Attach first, then read the processes: a process started in between is then both
+            # in the dump and in the events (harmless: seeds are applied before any event),
+            # never in neither (a process unknown to the state has no name or parent).
             try:
                 runsc.trace_create(self.root, self.config_path, cid, force=True)
             except runsc.RunscError as exc:
                 log.warning("gvisor engine: cannot attach to %s: %s", cid, exc)
                 self.attach_errors += 1
                 continue
+            try:
+                entries = runsc.trace_procfs(self.root, cid)
+            except runsc.RunscError as exc:
+                log.warning("gvisor engine: cannot read processes of %s: %s", cid, exc)
+                self.attach_errors += 1
+                entries = []
             self.attached.append(cid)
             sid = self.decoder.sandboxes.get(cid) or self.decoder.sandboxes.acquire(cid)
             procs = [process_from_procfs(e, sid, cid) for e in entries]

@@ -85,6 +85,8 @@ def seed_processes(state: SyscallState, procs: Iterable[SandboxProcess]) -> int:
         t.clone_ts = p.clone_ts
         t.fdlimit = p.fdlimit
         t.container_id = p.container_id
+        # the pseudo-cgroup clone/execve events carry (mapping._cgroups): container.type gvisor
+        t.cgroups = [f"gvisor_container_id=/{p.container_id}"] if p.container_id else []
         state.add_thread(t)
         for num, path in p.files.items():
             state.add_fd(p.tid, FdInfo(num, FD_FILE_V2, path))

@@ -7,6 +7,11 @@ raw records to ``on_records`` in batches: ``on_records(records)`` with ``records
 ``(connection, bytes)``. Decoding happens in the callback, still on this thread, so the socket is
 read again as soon as a batch is handed over (runsc drops what does not fit its send buffer).
 
+Back-pressure: while ``ready()`` says the consumer cannot take a batch, no record is read (runsc
+counts what it cannot send), but new connections are still accepted and hand-shaken. A sandbox
+whose handshake goes unanswered blocks: ``runsc trace create`` (and sandbox creation) would hang
+for as long as the consumer is behind, e.g. while the caller of ``trace create`` is the consumer.
+
 Bad peers are logged and counted on their :class:`Connection`; they never affect the others.
 """
 
@@ -35,6 +40,8 @@ MAX_RECORD = 512 * 1024
 MAX_HANDSHAKE = 10240
 #: Records read from one connection before looking at the others (fairness between sandboxes).
 READ_BURST = 256
+#: Seconds between two looks at ``ready()`` while the consumer is behind.
+BACKOFF_SECONDS = 0.05
 
 
 @dataclass(eq=False)
@@ -70,14 +77,17 @@ class Connection:
 
 RecordsCallback = Callable[[list[tuple[Connection, bytes]]], None]
 ConnectionCallback = Callable[[Connection], None]
+ReadyCallback = Callable[[], bool]
 
 
 class Listener:
     """Listen on ``path`` and read every connection from one thread.
 
     ``on_records`` receives each batch of records; ``on_close(conn)`` is called once when a
-    connection ends (EOF, error or bad handshake). Counters of the listener itself (accept and
-    handshake failures) are in ``counters``.
+    connection ends (EOF, error or bad handshake). ``ready()`` (default: always) says whether
+    ``on_records`` can take a batch now without waiting; while it cannot, records stay in the
+    sockets and only connections and handshakes are served. Counters of the listener itself
+    (accept and handshake failures, ``backoffs``) are in ``counters``.
     """
 
     def __init__(
@@ -85,10 +95,12 @@ class Listener:
         path: str,
         on_records: RecordsCallback,
         on_close: ConnectionCallback | None = None,
+        ready: ReadyCallback | None = None,
     ) -> None:
         self.path = path
         self._on_records = on_records
         self._on_close = on_close or (lambda conn: None)
+        self._ready = ready or (lambda: True)
         self.counters: dict[str, int] = {}
         self.connections: dict[int, Connection] = {}
         self._next_number = 1
@@ -100,6 +112,12 @@ class Listener:
         # A pipe to wake the thread when stopping (epoll_wait has no cancellation).
         self._wake_r, self._wake_w = os.pipe()
         self._epoll.register(self._wake_r, select.EPOLLIN)
+        # The control plane alone (listening socket, wake pipe, connections not hand-shaken
+        # yet): what is served while the consumer is behind. Level-triggered like the other,
+        # so it must not contain connections whose records we are deliberately not reading.
+        self._control = select.epoll()
+        self._control.register(self._sock.fileno(), select.EPOLLIN)
+        self._control.register(self._wake_r, select.EPOLLIN)
         self._buf = bytearray(MAX_RECORD)
         self._view = memoryview(self._buf)
         # Connections that ended during the current round: their on_close runs after the
@@ -153,6 +171,7 @@ class Listener:
         for conn in ended:
             self._on_close(conn)
         self._epoll.close()
+        self._control.close()
         self._sock.close()
         os.close(self._wake_r)
         os.close(self._wake_w)
@@ -168,8 +187,12 @@ class Listener:
     def _run(self) -> None:
         try:
             while not self._stop.is_set():
+                behind = not self._ready()
+                if behind:
+                    self._count("backoffs")
+                poller = self._control if behind else self._epoll
                 try:
-                    ready = self._epoll.poll(0.5, 64)
+                    ready = poller.poll(BACKOFF_SECONDS if behind else 0.5, 64)
                 except InterruptedError:
                     continue
                 batch: list[tuple[Connection, bytes]] = []
@@ -184,7 +207,7 @@ class Listener:
                         continue
                     if not conn.handshaken:
                         self._handshake(conn)
-                    else:
+                    elif not behind:
                         self._drain(conn, events, batch)
                 if batch:
                     self._on_records(batch)
@@ -213,6 +236,7 @@ class Listener:
                 conn.peer_pid = int.from_bytes(creds[:4], "little")
             self.connections[sock.fileno()] = conn
             self._epoll.register(sock.fileno(), select.EPOLLIN | select.EPOLLRDHUP)
+            self._control.register(sock.fileno(), select.EPOLLIN | select.EPOLLRDHUP)
             log.debug("%s accepted", conn)
 
     def _handshake(self, conn: Connection) -> None:
@@ -246,6 +270,8 @@ class Listener:
             return
         conn.handshaken = True
         conn.peer_version = version
+        with contextlib.suppress(OSError, ValueError):
+            self._control.unregister(conn.sock.fileno())
         self._count("connections")
         log.info("%s: handshake done (peer version %d)", conn, version)
 
@@ -288,8 +314,9 @@ class Listener:
         conn.closed = True
         fd = conn.sock.fileno()
         self.connections.pop(fd, None)
-        with contextlib.suppress(OSError, ValueError):
-            self._epoll.unregister(fd)
+        for poller in (self._epoll, self._control):
+            with contextlib.suppress(OSError, ValueError):
+                poller.unregister(fd)
         conn.sock.close()
         log.info("%s closed after %d records (%d dropped by the sandbox)", conn, conn.records,
                  conn.last_dropped)

@@ -14,7 +14,11 @@ from typing import Any
 log = logging.getLogger("pyfalco.gvisor")
 
 #: Seconds any runsc call may take before it is abandoned (a wedged sandbox must not hang us).
-RUNSC_TIMEOUT = 30.0
+#: Healthy calls take well under a second, a few seconds on a loaded 2-core machine; the one
+#: "hang" seen in CI was a deadlock with our own listener (a handshake left unanswered while its
+#: queue was full, fixed in listener.py), not slowness. 60 s leaves a wide margin for load and
+#: still ends a real hang, with runsc's own output so far in the error.
+RUNSC_TIMEOUT = 60.0
 
 
 class RunscError(RuntimeError):
@@ -37,8 +41,14 @@ def _run(root: str, args: Sequence[str], timeout: float = RUNSC_TIMEOUT) -> str:
         proc = subprocess.run(
             argv, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL
         )
-    except subprocess.TimeoutExpired:
-        raise RunscError(f"`{' '.join(argv)}` did not finish within {timeout:.0f}s") from None
+    except subprocess.TimeoutExpired as exc:
+        partial = exc.stderr or exc.stdout or b""
+        text = partial.decode(errors="replace") if isinstance(partial, bytes) else partial
+        last = text.strip().splitlines()[-1:] or ["no output"]
+        raise RunscError(
+            f"`{' '.join(argv)}` did not finish within {timeout:.0f}s (killed; last output: "
+            f"{last[0]})"
+        ) from None
     if proc.returncode != 0:
         err = (proc.stderr.strip() or proc.stdout.strip()).splitlines()
         raise RunscError(

@@ -13,6 +13,16 @@ from . import COMPAT_VERSION, DEFAULT_RULES_PATH, FIELDS, PLUGIN_ID, PLUGIN_NAME
 from .config import INIT_SCHEMA, K8sAuditConfig
 
 
+#: Suggestions for ``open_params`` (``--plugin-info``). The first one is what the plugin opens
+#: when it is loaded with its defaults (no ``plugins:`` entry): Falco's example in falco.yaml.
+OPEN_PARAMS = (
+    OpenParam("http://:9765/k8s-audit", "Kubernetes audit webhook on port 9765, path /k8s-audit"),
+    OpenParam("https://:9765/k8s-audit", "the same webhook over TLS (init_config sslCertificate)"),
+    OpenParam("file:///var/log/kube-apiserver/audit.log",
+              "follow an audit log file (JSON lines), through rotations"),
+)
+
+
 def _version() -> str:
     try:
         return version("pyfalco-plugin-k8saudit")
@@ -28,16 +38,6 @@ def _open(ctx: Any) -> Any:
     from .source import open_source  # the webhook/file machinery only when a source opens
 
     return open_source(ctx)
-
-
-#: ``--plugin-info``'s "Suggested open params"; the first one is what the app opens when the
-#: config lists no plugins (every installed plugin loaded with its defaults): Falco's falco.yaml
-#: default for k8saudit.
-OPEN_PARAMS = (
-    OpenParam("http://:9765/k8s-audit", "Kubernetes audit webhook on port 9765, path /k8s-audit"),
-    OpenParam("file:///var/log/kube-apiserver/audit.log",
-              "follow an audit log file (the API server's --audit-log-path)"),
-)
 
 
 def event_to_string(evt: Event) -> str:
@@ -65,7 +65,7 @@ def pyfalco_register_plugins(register: Callable[[PluginInfo], None]) -> None:
 @hookimpl
 def pyfalco_register_sources(register: Callable[[SourceSpec], None]) -> None:
     register(SourceSpec(plugin=PLUGIN_NAME, event_source=SOURCE, open=_open,
-                        event_to_string=event_to_string, open_params=OPEN_PARAMS))
+                        open_params=OPEN_PARAMS, event_to_string=event_to_string))
 
 
 @hookimpl

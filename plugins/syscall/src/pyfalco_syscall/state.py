@@ -149,7 +149,7 @@ class ThreadInfo:
         "tty", "cap_inheritable", "cap_permitted", "cap_effective", "exe_writable",
         "exe_upper_layer", "exe_lower_layer", "exe_from_memfd", "exe_ino", "exe_ino_ctime",
         "exe_ino_mtime", "pidns_init_start_ts", "clone_ts", "lastexec_ts", "fds", "container_id",
-        "main", "dead", "state", "__weakref__",
+        "main", "dead", "state", "child_subreaper", "__weakref__",
     )
 
     def __init__(self, tid: int, pid: int | None = None, ptid: int = -1, *, comm: str = "",
@@ -196,6 +196,9 @@ class ThreadInfo:
         self.container_id = ""
         self.main: ThreadInfo | None = None
         self.dead = False
+        #: PR_SET_CHILD_SUBREAPER of the thread group (kept on its main thread, as libsinsp
+        #: keeps it on the thread group): orphans of descendants are reparented to it.
+        self.child_subreaper = False
         #: Free slot for other plugins' per-thread data (dict, created on demand).
         self.state: dict[str, Any] | None = None
 
@@ -234,6 +237,10 @@ class ThreadInfo:
 
     def __repr__(self) -> str:
         return f"<ThreadInfo tid={self.tid} pid={self.pid} ptid={self.ptid} {self.comm!r}>"
+
+
+_UNSPECIFIED_V4 = bytes(4)
+_UNSPECIFIED_V6 = bytes(16)
 
 
 def _fake_thread(tid: int) -> ThreadInfo:
@@ -431,6 +438,11 @@ class SyscallState:
     def is_local_ip(self, raw: bytes | None) -> bool:
         if not raw:
             return False
+        if raw == _UNSPECIFIED_V4 or raw == _UNSPECIFIED_V6:
+            # The unspecified address is never a peer: it stands for a local end the producer
+            # did not report (gVisor gives only connect/accept's address argument). A deliberate
+            # difference from libsinsp, which would call it remote (README).
+            return True
         for i in self.interfaces:
             if len(i.addr) == len(raw) and i.addr == raw:
                 return True
@@ -964,9 +976,53 @@ def _parse_procexit(st: SyscallState, evt: SyscallEvent, t: ThreadInfo | None) -
     t.dead = True
     st._pending_threads.append(t)
     reaper = evt.param("reaper_tid")
+    if not reaper or reaper <= 0:
+        # No reaper from the producer (gVisor, old drivers): the nearest subreaper ancestor,
+        # as the kernel picks it; without one, the dying thread's parent (previous behaviour).
+        reaper = _subreaper_above(st, t)
+        if reaper is None:
+            reaper = t.ptid if t.ptid >= 0 else 1
     for other in st.threads.values():
         if other.ptid == t.tid and other is not t:
-            other.ptid = reaper if reaper and reaper > 0 else (t.ptid if t.ptid >= 0 else 1)
+            other.ptid = reaper
+
+
+#: How far up the parent chain a subreaper is looked for (libsinsp bounds its walk as well).
+_MAX_ANCESTRY = 64
+
+
+def _subreaper_above(st: SyscallState, t: ThreadInfo) -> int | None:
+    seen = 0
+    tid = t.ptid
+    while tid > 0 and seen < _MAX_ANCESTRY:
+        a = st.threads.get(tid)
+        if a is None:
+            return None
+        group = a.main or a
+        if group.child_subreaper and not group.dead:
+            return group.tid
+        tid = a.ptid
+        seen += 1
+    return None
+
+
+#: prctl options (libs' PPM_PR_*, equal to Linux's PR_*).
+PR_SET_CHILD_SUBREAPER = 36
+PR_GET_CHILD_SUBREAPER = 37
+
+
+def _parse_prctl(st: SyscallState, evt: SyscallEvent, t: ThreadInfo) -> None:
+    """PR_SET/GET_CHILD_SUBREAPER mark the thread group a subreaper (arg2 != 0) or not, as
+    libsinsp's parse_prctl_exit_event (the GET form reports the current flag). Failed calls and
+    fake threads change nothing."""
+    if evt.errorcode or evt.param("res", 0) < 0 or t.pid < 0:
+        return
+    if evt.param("option") not in (PR_SET_CHILD_SUBREAPER, PR_GET_CHILD_SUBREAPER):
+        return
+    arg = evt.param("arg2_int")
+    if arg is None:
+        return
+    (t.main or t).child_subreaper = arg != 0
 
 
 def _parse_chdir(st: SyscallState, evt: SyscallEvent, t: ThreadInfo) -> None:
@@ -1072,6 +1128,7 @@ _PARSERS: dict[str, Any] = {
     "setgid": _parse_setid, "setresuid": _parse_setid, "setresgid": _parse_setid,
     "setreuid": _parse_setid, "setregid": _parse_setid, "setsid": _parse_setsid,
     "capset": _parse_capset, "prlimit": _parse_prlimit, "setrlimit": _parse_prlimit,
+    "prctl": _parse_prctl,
 }
 for _n in _SIMPLE_FD_TYPES:
     _PARSERS[_n] = _parse_simple_fd

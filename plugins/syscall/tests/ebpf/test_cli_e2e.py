@@ -47,27 +47,61 @@ def test_pyfalco_ebpf_default_rules(tmp_path):
     proc = subprocess.Popen([PYFALCO, "-c", str(config), "-r", str(RULES)], stdout=out,
                             stderr=err, stdin=subprocess.DEVNULL)
     etc_file, bin_file = Path(f"/etc/{work.name}"), Path(f"/usr/local/bin/{work.name}")
+
+    def read_alerts() -> list[dict]:
+        return [json.loads(line) for line in Path(out.name).read_text().splitlines()
+                if line.startswith("{") and line.endswith("}")]
+
+    def wait_for(what: str, pred, timeout: float = 180.0) -> None:
+        """Poll pyfalco's output until ``pred(alert)`` holds for one alert. The deadline only
+        bounds a failure: a loaded machine delivers late, the test waits on the alert."""
+        end = time.monotonic() + timeout
+        while not any(pred(a) for a in read_alerts()):
+            assert proc.poll() is None, Path(err.name).read_text()
+            assert time.monotonic() < end, (what, Path(err.name).read_text())
+            time.sleep(0.1)
+
+    def sentinel(what: str) -> None:
+        """Read /etc/shadow from a fresh process and wait for its alert: events are delivered in
+        order, so once it is out everything done before it is out too."""
+        p = subprocess.Popen(["cat", "/etc/shadow"], stdout=subprocess.DEVNULL)
+        assert p.wait() == 0
+        wait_for(what, lambda a: a["rule"] == "Read sensitive file untrusted"
+                 and a["output_fields"].get("proc.pid") == p.pid)
+
     try:
         end = time.monotonic() + 120
         while "eBPF probe attached" not in Path(err.name).read_text():
             assert proc.poll() is None and time.monotonic() < end, Path(err.name).read_text()
             time.sleep(0.1)
-        time.sleep(1.0)  # the first batch seeds the state from /proc
+        sentinel("the capture is live")
         pids: set[int] = set()
         (work / "suid").write_text("x")
         with open(work / ".bash_history", "x") as hist:  # O_EXCL, not O_TRUNC: no alert
             hist.write("ls\n")
         for argv in (["cat", "/etc/shadow"], ["touch", str(etc_file)], ["touch", str(bin_file)],
                      ["chmod", "u+s", str(work / "suid")], ["rm", str(work / ".bash_history")],
-                     ["perl", "-e", 'system("/bin/sh", "-c", "exit 0")'],
-                     [sys.executable, "-c",
-                      "import socket, time\ns = socket.socket(); s.setblocking(False)\n"
-                      "try:\n    s.connect(('198.51.100.7', 80))\n"
-                      "except BlockingIOError:\n    pass\ntime.sleep(1.5)\n"]):
+                     ["perl", "-e", 'system("/bin/sh", "-c", "exit 0")']):
             p = subprocess.Popen(argv, stdout=subprocess.DEVNULL)
             pids.add(p.pid)
             assert p.wait() == 0
-        time.sleep(2.0)
+        # the connecting process lives until its alert is out (the local side of the
+        # connection is read from its socket), however late the consumer runs
+        p = subprocess.Popen(
+            [sys.executable, "-c",
+             "import socket, sys\ns = socket.socket(); s.setblocking(False)\n"
+             "try:\n    s.connect(('198.51.100.7', 80))\n"
+             "except BlockingIOError:\n    pass\nsys.stdin.read()\n"],
+            stdout=subprocess.DEVNULL, stdin=subprocess.PIPE)
+        pids.add(p.pid)
+        try:
+            wait_for("the outbound connection alert",
+                     lambda a: a["rule"] == "Unexpected outbound connection destination"
+                     and a["output_fields"].get("proc.pid") == p.pid)
+        finally:
+            p.stdin.close()
+            assert p.wait() == 0
+        sentinel("the alerts of the actions")  # any second alert of ours is out by now
         url = f"http://127.0.0.1:{port}/metrics"
         with urllib.request.urlopen(url, timeout=10) as resp:
             metrics = resp.read().decode()
@@ -78,12 +112,11 @@ def test_pyfalco_ebpf_default_rules(tmp_path):
         except subprocess.TimeoutExpired:
             proc.kill()
             rc = proc.wait()
-        for p in (etc_file, bin_file):
-            p.unlink(missing_ok=True)
+        for path in (etc_file, bin_file):
+            path.unlink(missing_ok=True)
     stderr = Path(err.name).read_text()
     assert rc == 0, stderr
-    alerts = [json.loads(line) for line in Path(out.name).read_text().splitlines()
-              if line.startswith("{")]
+    alerts = read_alerts()
 
     def ours(rule, key, pred):
         return [a for a in alerts if a["rule"] == rule

@@ -8,13 +8,16 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 
 import pytest
 
 pytestmark = [pytest.mark.root, pytest.mark.kernel]
 
 
-def _drain(driver, until, timeout=5.0):
+def _drain(driver, until, timeout=60.0):
+    """Records until ``until(records)`` holds. The deadline only bounds a failure: on a loaded
+    machine the consumer may get the CPU late, so the loop ends on the condition, not on time."""
     from pyfalco_syscall.ebpf.decode import decode_batch
     from pyfalco_syscall.ebpf.driver import boot_offset_ns
 
@@ -27,6 +30,12 @@ def _drain(driver, until, timeout=5.0):
         if until(got):
             break
     return got
+
+
+def _execve_of(recs, marker: bytes):
+    """The execve records whose argv carries ``marker`` (unique to this test run: the capture
+    sees the whole host, where other test runs start the same programs)."""
+    return [r for r in recs if r.syscall == "execve" and r.argv and marker in r.argv]
 
 
 def test_real_actions_come_through_decoded(driver_factory, tmp_path):
@@ -48,22 +57,25 @@ def test_real_actions_come_through_decoded(driver_factory, tmp_path):
         f"s = socket.create_connection(('127.0.0.1', {port}))\n"
         "print(s.getsockname()[1], flush=True)\n"
     )
-    proc = subprocess.run([sys.executable, "-c", script, "marker-arg"], capture_output=True,
+    marker = f"marker-{uuid.uuid4().hex}"
+    proc = subprocess.run([sys.executable, "-c", script, marker], capture_output=True,
                           text=True, check=True)
     local_port = int(proc.stdout.strip())
     t0 = time.time_ns()
 
     def done(recs):
-        return any(r.kind == KIND_PROCEXIT and r.comm.startswith("python") and
-                   any(x.syscall == "connect" for x in recs) for r in recs)
+        # the child's exit is its last record: everything it did came before
+        mine = _execve_of(recs, marker.encode())
+        return bool(mine) and any(r.kind == KIND_PROCEXIT and r.pid == mine[0].pid
+                                  for r in recs)
 
     recs = _drain(d, done)
-    mine = [r for r in recs if r.argv and b"marker-arg" in r.argv]
-    assert mine, "execve of the child not seen"
+    mine = _execve_of(recs, marker.encode())
+    assert len(mine) == 1, "execve of the child not seen exactly once"
     ex = mine[0]
-    assert ex.syscall == "execve" and ex.ret == 0
+    assert ex.ret == 0
     assert ex.s1 == sys.executable
-    assert ex.argv.split(b"\0")[-1] == b"marker-arg"
+    assert ex.argv.split(b"\0")[-1] == marker.encode()
     pid = ex.pid
     by_pid = [r for r in recs if r.pid == pid]
     # the parent (this process is excluded, but the fork child is the same tid as the execve)
@@ -85,9 +97,12 @@ def test_real_actions_come_through_decoded(driver_factory, tmp_path):
         assert r.uid == os.geteuid()
         assert abs(r.ts - t0) < 60 * 10**9  # wall-clock ns, not boot time
     assert local_port > 0
+    # the counters are host-wide (other processes may overflow a starved consumer's ring):
+    # what is asserted is their consistency, and that none of our records was lost above
     c = d.counters()
-    assert c["n_evts"] >= len(recs)
-    assert c["n_drops_buffer_total"] == 0
+    assert c["n_evts"] == c["n_delivered"] + c["n_drops_buffer_total"] >= len(recs)
+    assert c["n_drops_buffer_total"] == sum(v for k, v in c.items()
+                                            if k.startswith("n_drops_buffer_cpu"))
 
 
 def test_fork_child_gets_parent_and_flags(driver_factory):
@@ -106,13 +121,15 @@ def test_fork_child_gets_parent_and_flags(driver_factory):
 
 
 def test_own_process_is_not_traced(driver_factory, tmp_path):
-    d = driver_factory(["openat"])
+    d = driver_factory(["openat", "execve"])
     for _ in range(20):
         (tmp_path / "self-open").write_text("x")
-    time.sleep(0.1)
-    from pyfalco_syscall.ebpf.decode import decode_batch
-
-    recs, _ = decode_batch(d.poll(100), 0)
+    # a child opening a marker file after ours: once its open arrives, ours would have too
+    marker = tmp_path / f"child-{uuid.uuid4().hex}"
+    child = subprocess.run(["touch", str(marker)], check=True)
+    assert child.returncode == 0
+    recs = _drain(d, lambda rs: any(r.syscall == "openat" and r.s1 == str(marker) for r in rs))
+    assert any(r.s1 == str(marker) for r in recs), "the child's open was not delivered"
     assert not [r for r in recs if r.pid == os.getpid()]
 
 

@@ -40,12 +40,22 @@ def _engine():
     return reg, engine, parsers
 
 
-def _actions(work: Path, pids: list[int]) -> None:
-    """Perform the actions; ``pids`` gets the pid of each process as soon as it starts."""
+OUTBOUND = "Unexpected outbound connection destination"
 
-    def run(argv, **kw):
-        p = subprocess.Popen(argv, stdout=subprocess.DEVNULL, **kw)
+
+def _actions(work: Path, pids: list[int], connected: threading.Event, done: list[int]) -> None:
+    """Perform the actions; ``pids`` gets the pid of each process as soon as it starts; ``done``
+    gets the wall-clock time when all of them had exited."""
+
+    def run(argv, release: threading.Event | None = None):
+        p = subprocess.Popen(argv, stdout=subprocess.DEVNULL,
+                             stdin=subprocess.DEVNULL if release is None else subprocess.PIPE)
         pids.append(p.pid)
+        if release is not None:
+            # the process lives until its event was seen (the local side of the connection is
+            # read from its socket): however late the consumer runs, not a fixed sleep
+            release.wait(timeout=180)
+            p.stdin.close()
         p.wait()
 
     run(["cat", SHADOW])
@@ -58,18 +68,25 @@ def _actions(work: Path, pids: list[int]) -> None:
     # a shell started by a program that does not start shells
     run(["perl", "-e", 'system("/bin/sh", "-c", "exit 0")'])
     # an outbound connection (non-blocking: EINPROGRESS), kept open while it is looked at
-    script = ("import socket, time\ns = socket.socket(); s.setblocking(False)\n"
+    script = ("import socket, sys\ns = socket.socket(); s.setblocking(False)\n"
               "try:\n    s.connect(('198.51.100.7', 80))\nexcept BlockingIOError:\n    pass\n"
-              "time.sleep(1.5)\n")
-    run([sys.executable, "-c", script])
+              "sys.stdin.read()\n")
+    run([sys.executable, "-c", script], release=connected)
+    done.append(time.time_ns())
+    # an event after that time, so that even an idle host delivers one
+    subprocess.run(["true"], check=True)
 
 
-def _collect(source, engine, parsers, pids, until, timeout=30.0):
-    """Alerts of our processes: (rule, proc.name, fd.name, user.name, evt.arg.name|filename).
-    Matches are kept with their pid and filtered by ``pids`` at the end (the actor thread adds a
-    pid right after the process started, possibly after its events were evaluated)."""
+def _collect(source, engine, parsers, pids, until, connected, timeout=180.0):
+    """Alerts of our processes: (rule, proc.name, fd.name, user.name, evt.arg.name|filename),
+    and the pids whose exit was seen. The capture sees the whole host, where other runs do the
+    same actions: matches are kept with their pid and filtered by ``pids`` (the actor thread adds
+    a pid right after the process started, possibly after its events were evaluated). The
+    deadline only bounds a failure: the loop ends on ``until``."""
     ev = engine.evaluator("syscall", "all")
     seen = []
+    exited: set[int] = set()
+    last_ts = [0]
 
     def ours():
         return [a for pid, ppid, a in seen if pid in pids or ppid in pids]
@@ -79,6 +96,9 @@ def _collect(source, engine, parsers, pids, until, timeout=30.0):
         for evt in source.next_batch():
             for parse in parsers:
                 parse(evt)
+            if evt.type == "procexit":
+                exited.add(evt.tid)
+            last_ts[0] = max(last_ts[0], evt.ts)
             for m in ev.process(evt):
                 th = getattr(evt, "thread", None)
                 if th is None:
@@ -87,7 +107,10 @@ def _collect(source, engine, parsers, pids, until, timeout=30.0):
                 seen.append((th.pid, th.ptid, (
                     m.rule.name, f.get("proc.name"), f.get("fd.name"), f.get("user.name"),
                     f.get("evt.arg.name") or f.get("evt.arg.filename"))))
-        if until(ours()):
+        mine = ours()
+        if any(a[0] == OUTBOUND for a in mine):
+            connected.set()
+        if until(mine, exited, last_ts[0]):
             break
     return ours()
 
@@ -115,13 +138,22 @@ def test_default_rules_fire_on_real_actions_and_replay_identically(tmp_path):
         source.next_batch()  # seeds the state from /proc, starts recording
         # the actions run while the source is drained, as in pyfalco's source thread
         pids: list[int] = []
-        actor = threading.Thread(target=_actions, args=(work, pids))
+        connected = threading.Event()
+        done: list[int] = []
+        actor = threading.Thread(target=_actions, args=(work, pids, connected, done))
         actor.start()
-        live = _collect(source, engine, parsers, pids,
-                        lambda a: not actor.is_alive() and EXPECTED <= {x[0] for x in a})
+
+        def complete(alerts, exited, last_ts):
+            # every event of ours (and any second alert) has been handled once every process of
+            # ours has exited in the capture, or once an event stamped after they all exited
+            # came through (the ring delivers in reservation order; an exit may have been lost
+            # to a drop caused by another process on a loaded host)
+            return not actor.is_alive() and (set(pids) <= exited
+                                             or last_ts > done[0] + 50_000_000)
+
+        live = _collect(source, engine, parsers, pids, complete, connected)
+        connected.set()
         actor.join()
-        # anything else of ours still in flight would show up as a second alert
-        live += _collect(source, engine, parsers, pids, lambda a: False, timeout=1.0)
         counters = dict(source.counters())
     finally:
         source.close()
@@ -131,7 +163,9 @@ def test_default_rules_fire_on_real_actions_and_replay_identically(tmp_path):
     by_rule = {}
     for a in live:
         by_rule.setdefault(a[0], []).append(a)
-    assert EXPECTED <= set(by_rule), (sorted(by_rule), live)
+    # the counters are host-wide: drops caused by other processes on a loaded host are not a
+    # failure of this test unless one of ours was lost, and then the message shows them
+    assert EXPECTED <= set(by_rule), (sorted(by_rule), live, counters)
     for rule in EXPECTED:
         assert len(by_rule[rule]) == 1, (rule, by_rule[rule])
     user = "root"
@@ -149,7 +183,7 @@ def test_default_rules_fire_on_real_actions_and_replay_identically(tmp_path):
     assert out[1].startswith("python") and out[3] == user
     local_ip, lport = out[2].split("->")[0].rsplit(":", 1)
     assert out[2].endswith("->198.51.100.7:80") and local_ip != "0.0.0.0" and int(lport) > 0
-    assert counters["n_drops"] == 0 and counters["decode_errors"] == 0
+    assert counters["decode_errors"] == 0
 
     # the recorded capture, replayed, gives the same alerts
     replay = reg.engine_kind("replay").open(OpenContext(
@@ -174,7 +208,8 @@ def test_default_rules_fire_on_real_actions_and_replay_identically(tmp_path):
         replay.close()
     assert sorted(replayed) == sorted(live)
     if shutil.which("sysdig"):
-        out = subprocess.run(["sysdig", "-r", str(capture), f"fd.name={SHADOW}", "-p",
+        out = subprocess.run(["sysdig", "-r", str(capture),
+                              f"fd.name={SHADOW} and proc.pid={pids[0]}", "-p",
                               "%proc.name %fd.name"], capture_output=True, text=True)
         assert f"cat {SHADOW}" in out.stdout, out.stderr
 

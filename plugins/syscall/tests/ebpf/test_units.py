@@ -230,3 +230,40 @@ def test_drops_config_validation_and_simulation():
     dm.check(1 * S, _counters(0, 0))
     dm.check(2 * S, _counters(1000, 0))
     assert len(alerts) == 1
+
+
+# -- the fused hot path ------------------------------------------------------------------------
+
+def test_fused_decoding_equals_the_general_path():
+    """BatchDecoder's direct open/openat/close decoding gives the events of decode -> build ->
+    event, in ring order, interleaved with records that take the general path; malformed records
+    are counted, not lost silently."""
+    from pyfalco_syscall.ebpf.batch import BatchDecoder
+    from pyfalco_syscall.ebpf.model import event_factory
+
+    path = b"/etc/shadow\0"
+    argv, fname = b"cat\0/etc/shadow\0", b"/bin/cat\0"
+    raws = [
+        _hdr(SYSCALL_NRS["openat"], CLS_STR1, ret=3, args=(0xFFFFFF9C, 0, 0o2101, 0o640, 0, 0),
+             len1=len(path)) + path.ljust(STR_SZ, b"\0"),
+        _hdr(SYSCALL_NRS["open"], CLS_STR1, ret=-2, args=(0, 0o100, 0o4755, 0, 0, 0),
+             len1=len(path)) + path.ljust(STR_SZ, b"\0"),
+        _hdr(SYSCALL_NRS["openat"], CLS_STR1, ret=-14, args=(5, 0, 0, 0, 0, 0), len1=0),
+        _hdr(SYSCALL_NRS["execve"], CLS_EXEC, ret=-2, len1=len(fname), len2=len(argv))
+        + fname.ljust(STR_SZ, b"\0") + argv.ljust(1024, b"\0"),
+        _hdr(SYSCALL_NRS["close"], CLS_PLAIN, ret=0, args=(0xFFFFFFFF, 0, 0, 0, 0, 0)),
+        _hdr(SYSCALL_NRS["close"], CLS_PLAIN, ret=-9, args=(7, 0, 0, 0, 0, 0)),
+        _hdr(0, CLS_PLAIN, kind=KIND_PROCEXIT),
+        b"\0" * 10,  # malformed
+        _hdr(SYSCALL_NRS["openat"], CLS_STR1, len1=5),  # string area missing: malformed
+    ]
+    make = event_factory()
+    recs, bad = decode_batch(raws, 7 * S)
+    expected = [make(build(r)) for r in recs]
+    got, fused_bad, unbuildable = BatchDecoder(7 * S, make).decode(raws)
+    assert (fused_bad, unbuildable, bad) == (2, 0, 2)
+    assert [(e.type, e.ts, e.tid, e.cpu, e._vals) for e in got] == [
+        (e.type, e.ts, e.tid, e.cpu, e._vals) for e in expected]
+    assert [e.type for e in got] == ["openat", "open", "openat", "execve", "close", "close",
+                                     "procexit"]
+    assert got[0]._vals["dirfd"] == -100 and got[4]._vals["fd"] == -1

@@ -21,9 +21,9 @@ from pyfalco.api import Event, OpenContext
 from pyfalco.errors import ConfigError, PluginError
 
 from . import interesting
-from .decode import decode_batch
+from .batch import BatchDecoder
 from .drops import DropManager, DropsConfig
-from .events import EventData, build
+from .events import EventData
 
 log = logging.getLogger("pyfalco.syscall.ebpf")
 
@@ -100,6 +100,12 @@ class EbpfSource:
         self.build_errors = 0
         self.events = 0
         self._closed = False
+        self._decoder = BatchDecoder(boot_offset_ns, make_event, self._build_error)
+
+    def _build_error(self, rec: Any, exc: Exception) -> None:
+        # a record the model cannot represent: counted (by the decoder), logged once
+        if self.build_errors == 0:
+            log.warning("eBPF record not convertible (%s): %s", rec.syscall, exc)
 
     def next_batch(self) -> Sequence[Event] | None:
         if self._closed:
@@ -107,20 +113,9 @@ class EbpfSource:
         if self._on_first_batch is not None:
             first, self._on_first_batch = self._on_first_batch, None
             first()
-        raws = self.driver.poll(POLL_MS)
-        records, bad = decode_batch(raws, self.boot_offset_ns)
+        out, bad, unbuildable = self._decoder.decode(self.driver.poll(POLL_MS))
         self.decode_errors += bad
-        out: list[Event] = []
-        append = out.append
-        make = self.make_event
-        for rec in records:
-            try:
-                append(make(build(rec)))
-            except (ValueError, KeyError, IndexError, TypeError) as exc:
-                # a record the model cannot represent: counted, logged once per kind
-                if self.build_errors == 0:
-                    log.warning("eBPF record not convertible (%s): %s", rec.syscall, exc)
-                self.build_errors += 1
+        self.build_errors += unbuildable
         self.events += len(out)
         if self.recorder is not None:
             self.recorder.write_events(out)
