@@ -241,3 +241,82 @@ def test_plugin_requirements(catalog) -> None:
     assert engine.check_plugin_requirements() == (
         "Plugin requirement not satisfied, must load one of: k8saudit (>= 0.7.0), "
         "k8saudit-eks (>= 0.4.0)")
+
+
+def test_evt_time_iso8601_uses_falco_offset_not_z(catalog) -> None:
+    """Falco renders ``%evt.time.iso8601`` as ``...nnnnnnnnn+0000`` (falco-core.md §7.3)."""
+    engine, res = load(catalog, rule(output="at %evt.time.iso8601"))
+    assert res.ok, res.as_text(True)
+    e = ev("open")  # ts = 1_700_000_000_123456789
+    (m,) = engine.evaluator("syscall").process(e)
+    assert m.output(e) == "at 2023-11-14T22:13:20.123456789+0000"
+    assert m.output_fields(e, time_iso8601=True)["evt.time.iso8601"] == \
+        "2023-11-14T22:13:20.123456789+0000"
+
+
+def test_generated_render_matches_generic_and_falls_back_on_errors(catalog) -> None:
+    """Each output format compiles once into a generated ``render``; a raising extractor sends
+    the event to the guarded token-by-token path, which prints that field as ``<NA>``."""
+    engine, res = load(catalog, rule(output="n=%proc.name w=%4fd.num|t=%fd.types a=%proc.aname[1]"
+                                     " b=%evt.is_open_write"))
+    assert res.ok, res.as_text(True)
+    fmt = engine.rules()[0]
+    ev_ok = ev("open", proc_name="cat", fd_num=3, fd_types=["file", "ipv4"],
+               proc_aname=["cat", "sh"], evt_is_open_write=True)
+    ev_raising = ev("open", proc_name="cat", proc_aname=5)  # len(5) raises in the extractor
+    (m,) = engine.evaluator("syscall").process(ev_ok)
+    fmt = m._format
+    assert fmt.render(ev_ok) == fmt.render_generic(ev_ok) == \
+        "n=cat w=3   |t=(file,ipv4) a=sh b=true"
+    assert fmt.render(ev_raising) == fmt.render_generic(ev_raising) == \
+        "n=cat w=<NA>|t=<NA> a=<NA> b=<NA>"
+
+
+@pytest.mark.parametrize(("expr", "argv", "expected"), [
+    ("getopt(fd.types, 't:n')[t]", ["-n", "-t", "x"], "x"),
+    ("getopt(fd.types, 't:n')[t]", ["-ntvalue"], "value"),
+    ("getopt(fd.types, 't:n')[t]", ["-t"], ""),  # missing value: empty, not absent
+    ("getopt(fd.types, 't:n')[n]", ["-n"], "n"),
+    ("getopt(fd.types, 't:n')[t]", ["--exec", "-t", "a", "-t", "b"], "b"),  # last wins
+    ("getopt(fd.types, 't:n')[t]", ["file", "-t", "a"], "<NA>"),  # stops at a non-option
+    ("getopt(fd.types, 't:n')[t]", ["--", "-t", "a"], "<NA>"),
+    ("getopt(fd.types, 't:n')", ["-n", "-x", "-tv", "arg"], "(n,?,t,v)"),
+])
+def test_getopt_transformer(catalog, expr: str, argv: list[str], expected) -> None:
+    engine, res = load(catalog, rule(cond="evt.type=open", output=f"%{expr}"))
+    assert res.ok, res.as_text(True)
+    e = ev("open", fd_types=argv)
+    (m,) = engine.evaluator("syscall").process(e)
+    assert m.output(e) == expected
+    if "[" in expr and expected != "<NA>":
+        assert matches(catalog, f"{expr} = '{expected}'", e)
+
+
+@pytest.mark.parametrize(("expr", "message"), [
+    ("getopt(fd.types, 't:')[tt]", "getopt() field argument must be a single option character"),
+    ("getopt(proc.name, 't:')[t]", "getopt() first argument must be a list"),
+    ("getopt(fd.types)[t]", "getopt() requires exactly 2 arguments: args list and optstring"),
+    ("getopt(fd.types, fd.types)[t]",
+     "getopt() second argument (optstring) must be a single value"),
+])
+def test_getopt_errors(catalog, expr: str, message: str) -> None:
+    _, res = load(catalog, rule(cond=f"{expr} = x"))
+    assert not res.ok and message in res.as_text(True)
+
+
+def test_compile_error_inside_macro_points_at_the_macro(catalog) -> None:
+    text = ("- macro: m\n"
+            "  condition: >\n"
+            "    proc.name = x and\n"
+            "    proc.nope = y\n"
+            "\n" + rule(cond="evt.type=open and m"))
+    _, res = load(catalog, text)
+    (err,) = res.files[0].errors
+    assert "nonexistent field proc.nope" in err.message
+    locs = [(loc.item_type, loc.item_name, loc.position.line) for loc in err.locations]
+    assert ("macro", "m", 0) in locs
+    assert locs[-2][0] == "macro condition"
+    # the condition (line 1, 0-based) of macro m; the folded text puts the check on its line 1
+    assert locs[-2][2] == 1
+    assert locs[-1][0] == "condition expression" and locs[-1][2] == 1 + 1
+    assert "proc.nope = y" in res.as_text(True)

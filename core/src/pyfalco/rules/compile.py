@@ -184,7 +184,7 @@ class ConditionCompiler:
         if name == "join":
             return self._join(node)
         if name == "getopt":
-            raise CompileError(f"filter error: transformer '{name}' is not supported")
+            return self._getopt(node)
         if len(node.args) != 1 or not isinstance(node.args[0], (ast.FieldRef, ast.Transformer)):
             raise CompileError(f"filter error: transformer '{name}' requires one field argument")
         inner = self.operand(node.args[0])
@@ -273,6 +273,69 @@ class ConditionCompiler:
         parts = self._string_parts(items.children, "join()")
         return Operand(ast.as_string(node), self._joined(parts, sep.value), T.CHARBUF, False,
                        "", None, "join", None, True)
+
+    def _getopt(self, node: ast.Transformer) -> Operand:
+        """``getopt(args_list, "optstring")[c]`` (libs' multivalue transformer): without a
+        selector, the getopt(3) stream (option chars, their values, ``?`` for unknown ones);
+        with ``[c]``, the value of the last ``-c`` (its char when it takes no value, ``""`` when
+        its value is missing); absent option = no value."""
+        if len(node.args) != 2:
+            raise CompileError("getopt() requires exactly 2 arguments: args list and optstring")
+        argv_node, opt_node = node.args
+        if isinstance(argv_node, ast.TransformerList):
+            argv_fn: Callable[[Event], Any] = self._listed(
+                self._string_parts(argv_node.children, "getopt()"))
+        elif isinstance(argv_node, ast.Value):
+            raise CompileError("getopt() first argument must be a list")
+        else:
+            argv = self.operand(argv_node)
+            if not argv.is_list:
+                raise CompileError("getopt() first argument must be a list")
+            if argv.type not in STRING_TYPES:
+                raise CompileError("getopt() arguments must be strings")
+            argv_fn = argv.fn
+        if isinstance(opt_node, ast.TransformerList):
+            raise CompileError("getopt() second argument (optstring) must be a single value")
+        if isinstance(opt_node, ast.Value):
+            const = _parse_optstring(opt_node.value)
+            optinfo: Callable[[Event], Any] = lambda evt: const  # noqa: E731
+        else:
+            opt = self.operand(opt_node)
+            if opt.is_list:
+                raise CompileError("getopt() second argument (optstring) must be a single value")
+            if opt.type not in STRING_TYPES:
+                raise CompileError("getopt() arguments must be strings")
+            opt_fn = opt.fn
+
+            def optinfo(evt: Event) -> Any:
+                v = opt_fn(evt)
+                return None if v is None else _parse_optstring(v)
+        sel = node.arg
+        if sel is not None and len(sel) != 1:
+            raise CompileError("getopt() field argument must be a single option character")
+
+        def ext(evt: Event) -> Any:
+            info = optinfo(evt)
+            if info is None:
+                return None
+            args = argv_fn(evt)
+            if args is None:
+                return None
+            return _getopt_scan(list(args), info[0], info[1], sel)
+        return Operand(ast.as_string(node), ext, T.CHARBUF, sel is None, "", None, "getopt",
+                       None, True)
+
+    @staticmethod
+    def _listed(parts: list[Any]) -> Callable[[Event], Any]:
+        def ext(evt: Event) -> Any:
+            out = []
+            for p in parts:
+                v = p if type(p) is str else p(evt)
+                if v is None:
+                    return None
+                out.append(v)
+            return out
+        return ext
 
     # checks
     def binary(self, node: ast.BinaryCheck) -> ICheck:
@@ -387,3 +450,71 @@ def fields_used(ir: Any) -> list[Operand]:
 
     visit(ir)
     return out
+
+
+def _parse_optstring(optstring: str) -> tuple[frozenset[str], frozenset[str]]:
+    """getopt(3) optstring -> (valid option chars, chars taking a value); a leading ``:`` only
+    changes getopt's error char, which this transformer never reports."""
+    valid: set[str] = set()
+    with_value: set[str] = set()
+    i = 1 if optstring.startswith(":") else 0
+    while i < len(optstring):
+        c = optstring[i]
+        if c != ":":
+            valid.add(c)
+            if i + 1 < len(optstring) and optstring[i + 1] == ":":
+                with_value.add(c)
+                i += 1
+        i += 1
+    return frozenset(valid), frozenset(with_value)
+
+
+def _getopt_scan(args: list[str], valid: frozenset[str], with_value: frozenset[str],
+                 sel: str | None) -> Any:
+    """libs' getopt scan: stop at ``--`` or the first non-option, skip long options, expand
+    clusters (``-nt``), a value is the rest of the token or the next one."""
+    results: list[str] = []
+    selected: str | None = None
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if arg == "--":
+            break
+        if len(arg) > 2 and arg.startswith("--"):
+            i += 1
+            continue
+        if len(arg) < 2 or arg[0] != "-":
+            break
+        for j in range(1, len(arg)):
+            c = arg[j]
+            if c == ":" or c not in valid:
+                if sel is None:
+                    results.append("?")
+                continue
+            wanted = sel is None or c == sel
+            if c not in with_value:
+                if wanted:
+                    if sel is None:
+                        results.append(c)
+                    else:
+                        selected = c
+                continue
+            if j + 1 < len(arg):
+                value: str | None = arg[j + 1:]
+            elif i + 1 < len(args):
+                i += 1
+                value = args[i]
+            else:
+                value = None
+            if wanted:
+                if sel is not None:
+                    selected = "" if value is None else value
+                elif value is None:
+                    results.append("")
+                else:
+                    results += (c, value)
+            break
+        i += 1
+    if sel is not None:
+        return selected
+    return results

@@ -248,12 +248,17 @@ class RulesEngine:
             if rule.source == SYSCALL_SOURCE:
                 self._check_event_names(ir)
         except CompileError as exc:
-            # the position is known when the failing check is the rule's own (not a macro's)
+            # the failing check is the rule's own, or a macro's (then the error points into
+            # the macro: its file:line and the check's position in the macro's condition)
             own = loader.parsed(text)
             pos = 0
             if exc.node is not None and own is not None and any(
                     n is exc.node for n in ast.walk(own)):
                 pos = exc.node.pos  # type: ignore[attr-defined]
+            elif exc.node is not None:
+                in_macro = loader.macro_condition_error(str(exc), rule, exc.node)
+                if in_macro is not None:
+                    raise in_macro from None
             raise loader.condition_error(str(exc), rule, text, pos) from None
         warns: list[tuple[Any, ...]] = []
         w = comp.warnings

@@ -53,9 +53,10 @@ def _datetime_str(ts: int, seconds: bool = False) -> str:
 
 
 def iso8601(ts: int) -> str:
-    """``evt.time.iso8601``: UTC, nanoseconds, ``Z``."""
+    """``evt.time.iso8601`` as Falco renders it: UTC, nanoseconds, a ``+0000`` offset (not ``Z``:
+    libs formats it with strftime's ``%z``; spec/falco-core.md §7.3)."""
     dt = datetime.fromtimestamp(ts // 1_000_000_000, tz=UTC)
-    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ts % 1_000_000_000:09d}Z"
+    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ts % 1_000_000_000:09d}+0000"
 
 
 def _plugininfo(evt: Event) -> Any:

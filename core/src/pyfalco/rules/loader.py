@@ -398,6 +398,7 @@ class Loader:
             self._macro_text[mac.name] = text
             parsed[mac.name] = (mac, self._parse_condition(text, mac.ctx, mac.cond_node,
                                                            "macro condition"))
+        self._parsed_macros = parsed  # for errors inside a macro (macro_condition_error)
         self._resolved: dict[str, ast.Node] = {}
         self._macro_deps = {}
         for name in parsed:
@@ -519,6 +520,23 @@ class Loader:
                         code: str = "LOAD_ERR_COMPILE_CONDITION") -> ItemError:
         return self._condition_error(code, message, pos, text, rule.ctx, rule.cond_node,
                                      "rule condition")
+
+    def macro_condition_error(self, message: str, rule: RuleInfo, check: object,
+                              code: str = "LOAD_ERR_COMPILE_CONDITION") -> ItemError | None:
+        """A compile error in a check that came from a macro (macros are substituted as trees,
+        so the check node is the macro's own): the locations go on from the rule's condition to
+        the macro, its condition and the failing check's line and column in the macro's text.
+        None when no macro parsed ``check``."""
+        for name, (mac, tree) in getattr(self, "_parsed_macros", {}).items():
+            if not any(n is check for n in ast.walk(tree)):
+                continue
+            rule_ctx = (rule.ctx.child("rule condition", "", rule.cond_node)
+                        if rule.cond_node is not None else rule.ctx)
+            ctx = Ctx([*rule_ctx.locations, *mac.ctx.locations[1:]])
+            return self._condition_error(code, message, check.pos,  # type: ignore[attr-defined]
+                                         self._macro_text[name], ctx, mac.cond_node,
+                                         "macro condition")
+        return None
 
     def warn(self, code: str, message: str, ctx: Ctx, deprecated_field: str | None = None
              ) -> None:

@@ -58,15 +58,16 @@ def json_value(v: Any) -> Any:
 @dataclass(slots=True)
 class Token:
     key: str  # canonical text, the output_fields key
-    fn: Callable[[Event], Any]
+    fn: Callable[[Event], Any]  # never raises: a failing extraction is a missing value
     width: int | None = None
     transformed: bool = False
+    raw: Callable[[Event], Any] | None = None  # the bound extractor itself (may raise)
 
 
 class OutputFormat:
     """A compiled format string."""
 
-    __slots__ = ("text", "parts", "tokens", "warnings")
+    __slots__ = ("text", "parts", "tokens", "warnings", "render")
 
     def __init__(self, text: str, fields: SourceFields) -> None:
         self.text = text
@@ -74,6 +75,8 @@ class OutputFormat:
         self.parts: list[str | Token] = []
         self.tokens: list[Token] = []
         self._compile(fields)
+        #: ``render(evt) -> str``, generated once per format (see ``_generate_render``).
+        self.render: Callable[[Event], str] = _generate_render(self.parts, self.render_generic)
 
     def _compile(self, fields: SourceFields) -> None:
         text = self.text
@@ -143,9 +146,11 @@ class OutputFormat:
         if op.spec is not None and FILTER_ONLY in op.spec.properties:
             raise CompileError(
                 f"{ast.as_string(node)} is filter only and cannot be used as a display field")
-        return Token(op.key, _safe(op), None, op.transformed), end
+        return Token(op.key, _safe(op), None, op.transformed, op.fn), end
 
-    def render(self, evt: Event) -> str:
+    def render_generic(self, evt: Event) -> str:
+        """Token by token, each extraction guarded: the path when a bound extractor raises in
+        the generated ``render`` (and the baseline of ``benchmarks/bench_rules.py``)."""
         out = []
         for p in self.parts:
             if type(p) is str:
@@ -160,6 +165,41 @@ class OutputFormat:
     def values(self, evt: Event) -> dict[str, Any]:
         """``output_fields`` for JSON: every token, typed (transformer tokens left out)."""
         return {t.key: json_value(t.fn(evt)) for t in self.tokens if not t.transformed}
+
+
+def _generate_render(parts: list[str | Token],
+                     slow: Callable[[Event], str]) -> Callable[[Event], str]:
+    """One function per format: the extractors bound as defaults, all called inside one ``try``
+    (an exception falls back to ``slow``, which treats the failing field as missing), then one
+    ``"".join`` of literals and values; strings (most values) skip ``render_value``."""
+    if not any(isinstance(p, Token) for p in parts):
+        const = "".join(p for p in parts if isinstance(p, str))
+        return lambda evt: const
+    params = ["evt"]
+    ns: dict[str, Any] = {"_rv": render_value, "_slow": slow}
+    calls: list[str] = []
+    pieces: list[str] = []
+    for i, p in enumerate(parts):
+        if isinstance(p, str):
+            pieces.append(repr(p))
+            continue
+        ns[f"_f{i}"] = p.raw
+        params.append(f"_f{i}=_f{i}")
+        calls.append(f"        v{i} = _f{i}(evt)")
+        if p.width is None:
+            pieces.append(f"(v{i} if type(v{i}) is str else _rv(v{i}))")
+        else:
+            pieces.append(f"_rv(v{i})[:{p.width}].ljust({p.width})")
+    src = "\n".join([
+        f"def render({', '.join(params)}):",
+        "    try:",
+        *calls,
+        "    except Exception:",
+        "        return _slow(evt)",
+        f"    return ''.join(({', '.join(pieces)},))",
+    ])
+    exec(compile(src, "<output format>", "exec"), ns)  # noqa: S102 - our own generated code
+    return ns["render"]
 
 
 def _safe(op: Operand) -> Callable[[Event], Any]:
