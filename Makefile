@@ -6,10 +6,10 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
-# Every distribution of the repository: core, each plugin, and the third-party plugins the tests
-# install like a user would (tests/fixtures/*/pyproject.toml).
-PACKAGES := core $(patsubst %/pyproject.toml,%,$(sort $(wildcard plugins/*/pyproject.toml))) \
-            $(patsubst %/pyproject.toml,%,$(sort $(wildcard tests/fixtures/*/pyproject.toml)))
+# Every distribution of the repository: core and each plugin. The test plugins of tests/fixtures
+# are not installed here (`make run` would show their sources to users): the tests that need them
+# install them like a user's plugin into a temporary target (conftest.py `third_party_plugins`).
+PACKAGES := core $(patsubst %/pyproject.toml,%,$(sort $(wildcard plugins/*/pyproject.toml)))
 PYPROJECTS := $(addsuffix /pyproject.toml,$(PACKAGES))
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
@@ -27,6 +27,8 @@ $(STAMP): $(PYPROJECTS) requirements-dev.txt Makefile scripts/link-bcc.sh
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q -r requirements-dev.txt $(foreach p,$(PACKAGES),-e ./$(p)[test])
+	@# venvs made before the test plugins left PACKAGES still have them installed
+	@$(PIP) uninstall -y -q tinysrc-pyfalco-plugin 2>/dev/null || true
 	@bash scripts/link-bcc.sh $(VENV)
 	@touch $@
 

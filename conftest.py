@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -28,6 +30,37 @@ def upstream() -> Path:
     if not UPSTREAM.is_dir():
         pytest.fail(f"upstream data not found at {UPSTREAM} (set PYFALCO_SHARED)")
     return UPSTREAM
+
+
+@pytest.fixture(scope="session")
+def third_party_plugins_dir(tmp_path_factory) -> Path:
+    """The test plugins of tests/fixtures/*, installed once per session like any user's plugin
+    (pip, entry points) but into a temporary ``--target``, outside the repository's venv, so
+    `make run` never shows their sources to users."""
+    target = tmp_path_factory.mktemp("third-party-plugins")
+    sources = tmp_path_factory.mktemp("third-party-sources")  # setuptools builds in the tree
+    packages = []
+    for project in sorted((REPO / "tests" / "fixtures").glob("*/pyproject.toml")):
+        copy = sources / project.parent.name
+        shutil.copytree(project.parent, copy, ignore=shutil.ignore_patterns("build", "*.egg-info"))
+        packages.append(str(copy))
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
+         "--no-index", "--target", str(target), *packages],
+        check=True,
+    )
+    return target
+
+
+@pytest.fixture
+def third_party_plugins(third_party_plugins_dir, monkeypatch) -> Path:
+    """``PYTHONPATH`` points at the installed test plugins for this test only: every ``pyfalco``
+    subprocess it starts discovers their entry points there (other tests, such as the fresh-venv
+    install test, never see them)."""
+    previous = os.environ.get("PYTHONPATH")
+    paths = [str(third_party_plugins_dir)] + ([previous] if previous else [])
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(paths))
+    return third_party_plugins_dir
 
 
 def _missing(marker: str) -> str | None:

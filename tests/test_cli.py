@@ -16,6 +16,9 @@ from pathlib import Path
 
 import pytest
 
+# tinysrc is installed for these tests only, like a user's plugin (root conftest.py)
+pytestmark = pytest.mark.usefixtures("third_party_plugins")
+
 PYFALCO = str(Path(sys.executable).with_name("pyfalco"))
 
 AUDIT_EVENTS = [
@@ -281,3 +284,62 @@ def test_replay_runs_every_source_from_the_capture(tmp_path, upstream):
     assert "Opening 'syscall' source with engine kind 'replay'" in r.stderr
     assert "Informational open /etc/ld.so.cache\n" in r.stdout
     assert r.stdout.endswith("Triggered rules by rule name:\n   Any open: 4\n")
+
+
+# -- -i and --list-events: the syscall plugin's event table (spec/falco-core.md §9.1) ----------
+
+
+def test_ignored_events_prints_falcos_ignored_syscalls(env):
+    from pyfalco_syscall.ebpf.interesting import IGNORED_SET
+
+    r = env.run("-i")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == ("Ignored syscall(s):\n" + "".join(f"- {n}\n" for n in sorted(IGNORED_SET))
+                        + "\n")
+    assert "- read\n" in r.stdout and "- close\n" not in r.stdout  # close is state, never ignored
+
+
+def test_list_events_text_markdown_json(env):
+    r = env.run("--list-events")
+    assert r.returncode == 0, r.stderr
+    out = r.stdout
+    assert out.startswith("The events below are valid for Falco *Schema Version*: ")
+    heads = [out.index(h) for h in ("## Syscall events\n\n", "\n\n\n## Tracepoint events\n\n",
+                                    "\n\n\n## Plugin events\n\n", "\n\n\n## Metaevents\n\n")]
+    assert heads == sorted(heads)
+    assert "\n> open(FSPATH **name**, FLAGS32 **flags**: O_LARGEFILE, O_DIRECTORY" in out
+    assert "\n< close(ERRNO **res**)\n" in out
+    # a syscall with no dedicated event: listed by name under the generic schema
+    assert ("\n> getppid(SYSCALLID **ID**, UINT16 **nativeID**)\n"
+            "< getppid(SYSCALLID **ID**)\n") in out
+    assert "sched_process_exit(" not in out  # a tracepoint code, not a syscall
+    assert "\n> procexit(" in out.split("## Tracepoint events")[1].split("## Plugin")[0]
+    assert "\n> pluginevent(UINT32 **plugin_id**, BYTEBUF **event_data**)" in out
+
+    md = env.run("--list-events", "--format", "markdown").stdout
+    assert ("## Syscall events\n\nDefault | Dir | Name | Params \n"
+            ":-------|:----|:-----|:-----\n") in md
+    assert "\nYes | `>` | `open` | FSPATH **name**, FLAGS32 **flags**: *O_LARGEFILE*, " in md
+    assert "\nNo | `>` | `read` | FD **fd**, UINT32 **size**\n" in md  # ignored by default
+
+    doc = json.loads(env.run("--list-events", "--format=json").stdout)
+    assert set(doc) == {"syscall", "tracepoint", "plugin", "metaevent"}
+    read = next(e for e in doc["syscall"] if e["name"] == "read" and e["dir"] == ">")
+    assert read == {"name": "read", "dir": ">", "default": False,
+                    "params": [{"name": "fd", "type": "FD"}, {"name": "size", "type": "UINT32"}]}
+
+
+def test_default_config_loads_each_shipped_rules_file_once(env):
+    """k8saudit-eks/-gke register k8saudit's own rules file: the default load (`make run`) lists
+    and loads it once, in first-registration order."""
+    r = env.run("--dry-run")
+    assert r.returncode == 0, r.stderr
+    lines = r.stderr.splitlines()
+    start = next(i for i, ln in enumerate(lines) if ln.endswith("Loading rules from:"))
+    paths = []
+    for ln in lines[start + 1:]:
+        if not ln.split(": ", 1)[-1].startswith("   "):
+            break
+        paths.append(ln.split(": ", 1)[1].strip())
+    assert sum(p.endswith("/k8s_audit_rules.yaml") for p in paths) == 1
+    assert len(paths) == len(set(paths)) >= 2

@@ -10,10 +10,14 @@ import subprocess
 import sys
 import textwrap
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
 import pytest
+
+# tinysrc is installed for these tests only, like a user's plugin (root conftest.py)
+pytestmark = pytest.mark.usefixtures("third_party_plugins")
 
 PYFALCO = str(Path(sys.executable).with_name("pyfalco"))
 
@@ -126,3 +130,36 @@ def test_metrics_config_errors_in_dry_run(tmp_path, metrics, error):
                        capture_output=True, text=True, timeout=60)
     assert r.returncode == 1
     assert r.stderr.endswith(f"Error: {error}\n")
+
+
+def test_metrics_endpoint_follows_metrics_enabled(tmp_path):
+    """webserver.prometheus_metrics_enabled alone does not serve /metrics: Falco also needs
+    metrics.enabled (the app passes MetricsConfig.enabled to the Webserver)."""
+    port = free_port()
+    cfg = tmp_path / "falco.yaml"
+    cfg.write_text(textwrap.dedent(f"""\
+        stdout_output: {{enabled: true}}
+        log_stderr: true
+        log_syslog: false
+        watch_config_files: false
+        webserver: {{enabled: true, listen_address: 127.0.0.1, listen_port: {port},
+                     prometheus_metrics_enabled: true}}
+        metrics: {{enabled: false}}
+        plugins:
+          - name: tinysrc
+            open_params: count=100000,every_ms=50
+        """))
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(RULES)
+    proc = subprocess.Popen([PYFALCO, "-c", str(cfg), "-r", str(rules),
+                             "--disable-source=syscall"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert wait_get(f"http://127.0.0.1:{port}/healthz", proc)[0] == 200
+        with pytest.raises(urllib.error.HTTPError) as exc:
+            get(f"http://127.0.0.1:{port}/metrics")
+        assert exc.value.code == 404
+    finally:
+        proc.send_signal(signal.SIGINT)
+        _out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err

@@ -3,12 +3,16 @@ installed like any user's plugin, seen through the real ``pyfalco`` command."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
 
 import pytest
+
+# tinysrc is installed for these tests only, like a user's plugin (root conftest.py)
+pytestmark = pytest.mark.usefixtures("third_party_plugins")
 
 PYFALCO = str(Path(sys.executable).with_name("pyfalco"))
 
@@ -37,6 +41,16 @@ def test_tinysrc_is_discovered(config):
         "Name: tinysrc\nDescription: A tiny test source\nContact: tests\nVersion: 1.2.0\n"
         "Capabilities: \n  - Event Sourcing (ID=999, source='tiny')\n  - Field Extraction\n"
     ) in r.stdout
+
+
+def test_test_plugins_stay_out_of_the_users_environment(config):
+    """`make venv` installs only the repository's own distributions: without the fixture's
+    PYTHONPATH, the default load (what `make run` does) has no `tiny` source."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    r = subprocess.run([PYFALCO, "-c", str(config()), "--list-plugins"], capture_output=True,
+                       text=True, timeout=60, env=env)
+    assert r.returncode == 0, r.stderr
+    assert "Name: k8saudit\n" in r.stdout and "tinysrc" not in r.stdout
 
 
 def test_plugin_info_prints_schema_and_open_params(config):

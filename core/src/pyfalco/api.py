@@ -28,7 +28,7 @@ PLUGIN_API_VERSION = "1.0.0"
 SYSCALL_SOURCE = "syscall"
 
 
-class FieldType(str, enum.Enum):
+class FieldType(enum.StrEnum):
     """Types of extracted values. The first seven are the plugin API's; the rest are libsinsp's
     types used by syscall fields. The rule compiler derives operator checks and literal parsing
     from them (``rule-language.md`` §3.3, §3.5).

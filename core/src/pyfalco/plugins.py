@@ -149,7 +149,9 @@ def collect(pm: pluggy.PluginManager, failures: list[DiscoveryFailure] | None = 
                 f"'{spec.event_source}'"
             )
         if not _SOURCE_NAME.match(spec.event_source):
-            raise PluginError(f"plugin {info.name}: invalid event source name '{spec.event_source}'")
+            raise PluginError(
+                f"plugin {info.name}: invalid event source name '{spec.event_source}'"
+            )
         reg.sources.append(spec)
 
     def add_fields(table: FieldTable) -> None:

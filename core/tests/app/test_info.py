@@ -162,3 +162,24 @@ def test_verbose_unbuffered_page_size_and_print_noop(one):
     assert r.state.engine.append_output == [] and "The -p/--print option is deprecated" in r.err
     r = cli(one, "--page-size")
     assert r.code == 0 and "Your system page size is: " in r.err
+
+
+@pytest.mark.parametrize("flag", ["-i", "--list-events"])
+def test_event_table_commands_name_the_syscall_package_when_missing(app, monkeypatch, flag):
+    """-i / --list-events read pyfalco-plugin-syscall's event table; without it: an error that
+    says what to install, exit 1."""
+    import importlib
+
+    real = importlib.import_module
+
+    def no_syscall(name, *a, **kw):
+        if name.startswith("pyfalco_syscall"):
+            raise ModuleNotFoundError(f"No module named '{name}'")
+        return real(name, *a, **kw)
+
+    monkeypatch.setattr(importlib, "import_module", no_syscall)
+    app.config()
+    r = app.run("-c", str(app.tmp_path / "falco.yaml"), flag)
+    assert r.code == 1
+    assert r.err.endswith(f"Error: {flag} needs the syscall event table: install "
+                          "pyfalco-plugin-syscall (No module named 'pyfalco_syscall.events')\n")

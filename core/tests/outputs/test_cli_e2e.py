@@ -17,6 +17,9 @@ import pytest
 from .conftest import wait_until
 from .test_http import falcosidekick_accepts
 
+# tinysrc is installed for these tests only, like a user's plugin (root conftest.py)
+pytestmark = pytest.mark.usefixtures("third_party_plugins")
+
 PYFALCO = str(Path(sys.executable).with_name("pyfalco"))
 
 RULES = """\

@@ -104,6 +104,8 @@ def test_unwritable_file_is_counted_and_logged(tmp_path, caplog):
     assert c["file_lost"] == 2 and c["stdout_sent"] == 2 and c["outputs_lost_total"] == 2
     assert "file: failed to open output file" in caplog.text
     assert "2 alert(s) were not delivered: file: 2" in caplog.text
+    # the same failure again and again (syslog without /dev/log) is logged once, then counted
+    assert caplog.text.count("file: failed to open output file") == 1
 
 
 def test_queue_full_drops_counted_and_blocked_channel_reported(tmp_path, caplog):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from pyfalco import hookimpl
 from pyfalco.api import Event, FieldArg, FieldSpec, FieldTable, FieldType, PluginInfo, SourceSpec
 from pyfalco.errors import PluginError

@@ -61,3 +61,21 @@ def test_schema_accepts(cfg):
 def test_schema_refuses(cfg):
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(cfg, plugin.CONFIG_SCHEMA)
+
+
+def test_lookup_counters_reach_the_core():
+    """The store's counters are exposed through PluginInfo.counters (stats and metrics)."""
+    from pyfalco_container import plugin
+
+    infos = []
+    plugin.pyfalco_register_plugins(register=infos.append)
+    (info,) = infos
+    assert info.counters is not None
+    info.init({})
+    try:
+        counters = info.counters()
+        assert set(counters) == {"lookups", "found", "not_found", "unreachable",
+                                 "queue_drops", "errors"}
+        assert all(v == 0 for v in counters.values())
+    finally:
+        info.destroy()

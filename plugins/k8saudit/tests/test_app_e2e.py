@@ -160,10 +160,18 @@ load_plugins: [k8saudit, json]
         assert (resp.status, resp.read()) == (400, b"wrong Content Type\n")
         conn.close()
         alerts = falco.wait_alerts(len(expected))
-        web = http.client.HTTPConnection("127.0.0.1", web_port, timeout=10)
-        web.request("GET", "/metrics")
-        metrics = web.getresponse().read().decode()
-        web.close()
+        # the oversized event is in the last body: its drop may be counted after the alerts
+        # of the earlier bodies arrived, so poll until it shows (bounded)
+        deadline = time.monotonic() + 15
+        while True:
+            web = http.client.HTTPConnection("127.0.0.1", web_port, timeout=10)
+            web.request("GET", "/metrics")
+            metrics = web.getresponse().read().decode()
+            web.close()
+            if ('falcosecurity_plugins_drops_oversize_total{evt_source="k8s_audit"} 1'
+                    in metrics or time.monotonic() > deadline):
+                break
+            time.sleep(0.2)
     finally:
         rc, stdout, stderr = falco.stop()
     context = f"\n--- stdout\n{stdout[-3000:]}\n--- stderr\n{stderr[-3000:]}"

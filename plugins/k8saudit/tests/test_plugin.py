@@ -29,6 +29,14 @@ def test_identity_source_fields_rules() -> None:
     assert rules.path == DEFAULT_RULES_PATH and rules.path.is_file()
 
 
+def test_suggested_open_params_start_with_falcos_default() -> None:
+    # the app opens the first suggestion when the config lists no plugins
+    (src,) = registry().sources
+    assert [p.value for p in src.open_params] == [
+        "http://:9765/k8s-audit", "https://:9765/k8s-audit",
+        "file:///var/log/kube-apiserver/audit.log"]
+
+
 def test_init_schema_accepts_upstream_config() -> None:
     import jsonschema
 

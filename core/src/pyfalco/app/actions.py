@@ -182,6 +182,32 @@ def print_page_size(s: State) -> RunResult:
     return RunResult.ok()
 
 
+def print_ignored_events(s: State) -> RunResult:
+    """``-i``: the syscalls Falco ignores by default (event_list.py)."""
+    if not s.options.print_ignored_events:
+        return RunResult.ok()
+    from . import event_list
+
+    try:
+        _out(event_list.render_ignored(event_list.ignored_syscalls()))
+    except PluginError as exc:
+        return RunResult.fatal(str(exc))
+    return RunResult.exit()
+
+
+def print_syscall_events(s: State) -> RunResult:
+    """``--list-events``: the event table, in ``--format`` (event_list.py)."""
+    if not s.options.list_syscall_events:
+        return RunResult.ok()
+    from . import event_list
+
+    try:
+        _out(event_list.render_events(event_list.event_entries(), s.options.output_format))
+    except PluginError as exc:
+        return RunResult.fatal(str(exc))
+    return RunResult.exit()
+
+
 def print_generated_config(s: State) -> RunResult:
     """``--gvisor-generate-config[=SOCKET]``: the engine kind prints its config and we exit."""
     if s.options.generate_config is None:
@@ -994,6 +1020,7 @@ RUN_STEPS: tuple[Action, ...] = (
     load_config,
     print_version,
     print_page_size,
+    print_ignored_events,
     print_generated_config,
     print_plugin_info,
     list_plugins,
@@ -1001,6 +1028,7 @@ RUN_STEPS: tuple[Action, ...] = (
     init_plugins,
     init_falco_engine,
     list_fields,
+    print_syscall_events,
     select_event_sources,
     validate_rules_files,
     load_rules_files,

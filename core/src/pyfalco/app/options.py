@@ -45,6 +45,8 @@ class Options:
     verbose: bool = False
     print_version_info: bool = False
     print_page_size: bool = False
+    print_ignored_events: bool = False
+    list_syscall_events: bool = False
     #: ``--<kind>-generate-config[=ARG]``: (kind, arg or None)
     generate_config: tuple[str, str | None] | None = None
     argv: list[str] = field(default_factory=list)
@@ -74,6 +76,8 @@ def _parser() -> _Parser:
     a("-L", action="store_true", dest="describe_all_rules")
     a("-l", dest="describe_rule")
     a("--list-plugins", action="store_true", dest="list_plugins")
+    a("-i", action="store_true", dest="print_ignored_events")
+    a("--list-events", action="store_true", dest="list_syscall_events")
     a("-M", dest="duration", type=int, default=0)
     a("--format", dest="output_format", default=None)
     a("--markdown", action="store_true", dest="markdown")
@@ -155,8 +159,12 @@ Usage:
   -l <rule>                     Show the name and description of the rule specified <rule> and
                                 exit. If json_output is set to true, it prints details about the
                                 rule in JSON format.
+  -i                            Print the syscalls that are ignored by default for performance
+                                reasons and exit (needs pyfalco-plugin-syscall).
       --list [=<source>]        List all defined fields and exit. If <source> is provided, only
                                 list those fields for the source <source>.
+      --list-events             List all defined syscall events, metaevents, tracepoint events
+                                and exit (needs pyfalco-plugin-syscall).
       --list-plugins            Print info on all loaded plugins and exit.
   -M <num_seconds>              Stop Falco execution after <num_seconds> are passed. (default: 0)
       --format <format>         Print output in the specified <format> (text, markdown, json).

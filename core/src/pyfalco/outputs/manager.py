@@ -199,6 +199,7 @@ class OutputsManager:
 
     def _run(self) -> None:
         inbox, channels, wd = self._inbox, self.channels, self._watchdog
+        failing: dict[str, str] = {}  # channel name -> its last error, while it keeps failing
         while True:
             item = inbox.get()
             if isinstance(item, Message):
@@ -207,9 +208,14 @@ class OutputsManager:
                     try:
                         ch.write(item)
                         self._delivered[ch.name] += 1
+                        failing.pop(ch.name, None)
                     except Exception as exc:  # a channel never stops the worker
                         self._lost[ch.name] += 1
-                        log.error("%s: %s", ch.name, exc)
+                        # a channel that keeps failing the same way (no /dev/log in a container)
+                        # is logged once, then counted (summary at exit) until it delivers again
+                        if failing.get(ch.name) != str(exc):
+                            failing[ch.name] = str(exc)
+                            log.error("%s: %s (repeats are counted, not logged)", ch.name, exc)
                 wd.disarm()
             elif item is _REOPEN:
                 self._control("reopen")

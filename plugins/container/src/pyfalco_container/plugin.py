@@ -36,6 +36,16 @@ def _init(config: dict[str, Any]) -> None:
     )
 
 
+def _counters() -> dict[str, int]:
+    """Runtime lookup counters for stats and metrics (dropped lookups included)."""
+    store = STATE.store
+    if store is None:
+        return {}
+    st = store.stats
+    return {"lookups": st.lookups, "found": st.found, "not_found": st.not_found,
+            "unreachable": st.unreachable, "queue_drops": st.queue_drops, "errors": st.errors}
+
+
 def _destroy() -> None:
     if STATE.store is not None:
         STATE.store.stop()
@@ -56,6 +66,7 @@ def pyfalco_register_plugins(register: Callable[[PluginInfo], None]) -> None:
             init_schema=CONFIG_SCHEMA,
             init=_init,
             destroy=_destroy,
+            counters=_counters,
         )
     )
 

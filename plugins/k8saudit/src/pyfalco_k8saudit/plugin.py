@@ -12,7 +12,6 @@ from pyfalco.api import Event, FieldTable, OpenParam, PluginInfo, RulesFileSpec,
 from . import COMPAT_VERSION, DEFAULT_RULES_PATH, FIELDS, PLUGIN_ID, PLUGIN_NAME, SOURCE
 from .config import INIT_SCHEMA, K8sAuditConfig
 
-
 #: Suggestions for ``open_params`` (``--plugin-info``). The first one is what the plugin opens
 #: when it is loaded with its defaults (no ``plugins:`` entry): Falco's example in falco.yaml.
 OPEN_PARAMS = (
