@@ -84,14 +84,9 @@ def print_config_schema(s: State) -> RunResult:
 
 def print_rule_schema(s: State) -> RunResult:
     if s.options.print_rule_schema:
-        schema = _rules_api("rule_schema", optional=True)
-        if schema is None:  # the rules package's own, when it has one, else the core's
-            from importlib.resources import files
+        from ..rules import rule_schema  # one schema: the rules package's, also used by -V
 
-            text = files("pyfalco.config").joinpath("falco_rules_schema.json").read_text("utf-8")
-            schema = json.loads(text)
-        value = schema() if callable(schema) else schema
-        _out(json.dumps(value, indent=2) + "\n")
+        _out(json.dumps(rule_schema(), indent=2) + "\n")
         return RunResult.exit()
     return RunResult.ok()
 
