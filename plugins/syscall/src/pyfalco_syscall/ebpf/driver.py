@@ -132,9 +132,10 @@ class BpfDriver:
                 self.unavailable.append(name)
                 continue
             try:
-                self._bpf.attach_tracepoint(tp=f"syscalls:sys_enter_{name}",
+                # bcc wants bytes for both names (it warns "not a bytes object" otherwise).
+                self._bpf.attach_tracepoint(tp=f"syscalls:sys_enter_{name}".encode(),
                                             fn_name=f"on_sys_enter_{min(nargs, 6)}".encode())
-                self._bpf.attach_tracepoint(tp=f"syscalls:sys_exit_{name}",
+                self._bpf.attach_tracepoint(tp=f"syscalls:sys_exit_{name}".encode(),
                                             fn_name=b"on_sys_exit")
             except Exception as exc:
                 raise DriverUnavailable(
