@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import io
 
+import pytest
+
 from pyfalco_syscall.events import SyscallEvent, event_id
 from pyfalco_syscall.scap.reader import ScapReader, read_all
 from pyfalco_syscall.scap.writer import ScapWriter
 from pyfalco_syscall.state import FD_FILE_V2, FdInfo, SyscallState, ThreadInfo
+from pyfalco_syscall.testing import sysdig_matches
 
 
 def _rewrite(src, dst, compress=False):
@@ -68,3 +71,42 @@ def test_producer_events_split_into_enter_and_exit():
     assert [e.type for e in evs] == ["openat", "close"]
     assert evs[0].param("name") == "x.txt" and evs[0].param("ino") == 7
     assert evs[1].param("fd") == 3
+
+
+def _oversized_state():
+    st = SyscallState()
+    t = ThreadInfo(10, 10, 1, comm="java", exe="/usr/bin/java", exepath="/usr/bin/java",
+                   args=[f"-Dprop{i}=" + "x" * 40 for i in range(600)],  # ~26 kB, as seen in CI
+                   cwd="/" + "d" * 3000, env=["A=" + "y" * 9000], cgroups=["0::/" + "c" * 5000])
+    st.add_thread(t)
+    st.add_fd(10, FdInfo(3, FD_FILE_V2, "/" + "f" * 2000))
+    st.add_thread(ThreadInfo(11, 11, 1, comm="cat", exe="cat", args=["/etc/shadow"], cwd="/tmp"))
+    return st
+
+
+def test_oversized_metadata_is_cut_to_libscaps_limits(tmp_path):
+    """libscap refuses a whole capture when one process's command line outgrows its buffer."""
+    out = tmp_path / "big.scap"
+    with ScapWriter(out) as w:
+        w.write_header(_oversized_state(), hostname="h")
+        w.write_event(SyscallEvent(event_id("openat"), ts=5, tid=11, params={
+            "fd": 3, "dirfd": -100, "name": "/etc/shadow", "flags": 1, "mode": 0, "dev": 0,
+            "ino": 7}))
+    st = SyscallState()
+    assert len(list(ScapReader(out, st).events())) == 2
+    java = st.threads[10]
+    assert 0 < len("\0".join(java.args).encode()) < 4096 and java.args[0].startswith("-Dprop0=")
+    assert len(java.cwd.encode()) < 1024 and len(java.env[0]) < 4096
+    assert len(java.fds[3].name) < 1024
+    assert st.threads[11].args == ["/etc/shadow"]
+
+
+@pytest.mark.sysdig
+def test_sysdig_reads_captures_with_oversized_metadata(tmp_path):
+    out = tmp_path / "big.scap"
+    with ScapWriter(out) as w:
+        w.write_header(_oversized_state(), hostname="h")
+        w.write_event(SyscallEvent(event_id("openat"), ts=5, tid=11, params={
+            "fd": 3, "dirfd": -100, "name": "/etc/shadow", "flags": 1, "mode": 0, "dev": 0,
+            "ino": 7}))
+    assert sysdig_matches(out, "fd.name=/etc/shadow") == {(5, 11, "openat")}

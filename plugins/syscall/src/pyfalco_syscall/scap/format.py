@@ -36,6 +36,12 @@ DF_STATE_ONLY = 1
 #: Non-LARGE event blocks are limited to this body size (libscap's read buffer).
 MAX_NONLARGE_BLOCK = 65536
 EVENT_HEADER_V2 = 26
+
+#: libscap rejects a whole capture ("invalid argslen 25713") when a metadata string is longer than
+#: its fixed buffers; the writer truncates to one byte less, as old readers compare with ``>=``.
+MAX_PATH_SIZE = 1024  # comm, exe, exepath, cwd, root, fd names
+MAX_ARGS_SIZE = 4096  # args, env, cgroups (NUL-separated lists)
+MAX_CREDENTIALS_STR_LEN = 256  # user name, home, shell; group name
 EVENT_HEADER_V1 = 22
 
 IFTYPE_IPV4, IFTYPE_IPV6, IFTYPE_IPV4_NOLINKSPEED, IFTYPE_IPV6_NOLINKSPEED = 1, 2, 3, 4

@@ -36,16 +36,23 @@ def _pad(n: int) -> bytes:
     return b"\0" * ((4 - n % 4) % 4)
 
 
-def _s16(s: str | bytes) -> bytes:
+def _s16(s: str | bytes, limit: int = F.MAX_PATH_SIZE) -> bytes:
     b = s.encode("utf-8", "surrogateescape") if isinstance(s, str) else s
+    if len(b) >= limit:
+        b = b[:limit - 1]
     return struct.pack("<H", len(b)) + b
 
 
-def _nul_join(items: Iterable[str]) -> bytes:
+def _list16(items: Iterable[str]) -> bytes:
+    """A NUL-separated list (args, env, cgroups), cut to libscap's buffer and still
+    NUL-terminated, as the kernel drivers cut an oversized command line."""
     items = list(items)
     if not items:
-        return b""
-    return b"\0".join(i.encode("utf-8", "surrogateescape") for i in items) + b"\0"
+        return struct.pack("<H", 0)
+    b = b"\0".join(i.encode("utf-8", "surrogateescape") for i in items) + b"\0"
+    if len(b) >= F.MAX_ARGS_SIZE:
+        b = b[:F.MAX_ARGS_SIZE - 2] + b"\0"
+    return struct.pack("<H", len(b)) + b
 
 
 class ScapWriter:
@@ -95,12 +102,13 @@ class ScapWriter:
             self._block(F.IL_V2, body)
         if state.users or state.groups:
             body = b""
+            cred = F.MAX_CREDENTIALS_STR_LEN
             for u in state.users.values():
-                e = struct.pack("<BII", 0, u.uid, u.gid) + _s16(u.name) + _s16(u.home) + \
-                    _s16(u.shell)
+                e = struct.pack("<BII", 0, u.uid, u.gid) + _s16(u.name, cred) + \
+                    _s16(u.home, cred) + _s16(u.shell, cred)
                 body += struct.pack("<I", 4 + len(e)) + e
             for gid, name in state.groups.items():
-                e = struct.pack("<BI", 1, gid) + _s16(name)
+                e = struct.pack("<BI", 1, gid) + _s16(name, cred)
                 body += struct.pack("<I", 4 + len(e)) + e
             self._block(F.UL_V2, body)
         threads = list(state.threads.values())
@@ -112,13 +120,13 @@ class ScapWriter:
     @staticmethod
     def _pl_entry(t: ThreadInfo) -> bytes:
         body = struct.pack("<Qqqqq", t.tid, t.pid, t.ptid, t.sid, t.vpgid)
-        body += _s16(t.comm) + _s16(t.exe) + _s16(t.exepath) + _s16(_nul_join(t.args))
+        body += _s16(t.comm) + _s16(t.exe) + _s16(t.exepath) + _list16(t.args)
         body += _s16(t.cwd)
         body += struct.pack("<QIII", t.fdlimit, t.flags, t.uid & 0xFFFFFFFF, t.gid & 0xFFFFFFFF)
         body += struct.pack("<IIIQQ", 0, 0, 0, 0, 0)
-        body += _s16(_nul_join(t.env))
+        body += _list16(t.env)
         body += struct.pack("<qq", t.vtid, t.vpid)
-        body += _s16(_nul_join(t.cgroups)) + _s16(t.root)
+        body += _list16(t.cgroups) + _s16(t.root)
         body += struct.pack("<QIIB", t.pidns_init_start_ts, t.tty, t.loginuid & 0xFFFFFFFF,
                             int(t.exe_writable))
         body += struct.pack("<QQQ", t.cap_inheritable, t.cap_permitted, t.cap_effective)
@@ -171,6 +179,9 @@ class ScapWriter:
         vals = evt.wire_values()
         large = info.large
         lfmt = "I" if large else "H"
+        if not large and vals and max(map(len, vals)) > 0xFFFF:
+            # a 16-bit length cannot say more: cut, as the drivers cut to their snaplen
+            vals = [v if len(v) <= 0xFFFF else v[:0xFFFF] for v in vals]
         lens = struct.pack(f"<{len(vals)}{lfmt}", *(len(v) for v in vals))
         payload = b"".join(vals)
         evlen = F.EVENT_HEADER_V2 + len(lens) + len(payload)
