@@ -198,6 +198,9 @@ def main() -> int:
         evaluator = build_engine()
         gc.collect()
         gc.freeze()  # start-up objects out of the collector's way, as the app does
+        from pyfalco.app.actions import tune_gc_for_events
+
+        tune_gc_for_events()  # as the app does once its sources are open
         parse_rate = max(parse_only(path) for _ in range(2))
         print(f"orjson parse only: {parse_rate:,.0f} events/s")
         source_rate = stage_rate(path)

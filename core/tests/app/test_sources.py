@@ -162,3 +162,20 @@ def test_duration_stops_a_source_in_event_time(app):
                 "--enable-source=a", "-M", "3")
     assert r.code == 0, r.err
     assert r.state.source_stats["a"].events == 7  # ts 0.5 s .. 3.5 s
+
+
+def test_gc_young_generation_threshold_raised_for_events():
+    import gc
+
+    from pyfalco.app.actions import GC_GEN0_THRESHOLD, tune_gc_for_events
+
+    before = gc.get_threshold()
+    try:
+        gc.set_threshold(700, 10, 10)
+        tune_gc_for_events()
+        assert gc.get_threshold() == (GC_GEN0_THRESHOLD, 10, 10)
+        gc.set_threshold(GC_GEN0_THRESHOLD * 2, 10, 10)  # a user's own larger value is kept
+        tune_gc_for_events()
+        assert gc.get_threshold()[0] == GC_GEN0_THRESHOLD * 2
+    finally:
+        gc.set_threshold(*before)

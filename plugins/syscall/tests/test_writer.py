@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 
 import pytest
-
 from pyfalco_syscall.events import SyscallEvent, event_id
 from pyfalco_syscall.scap.reader import ScapReader, read_all
 from pyfalco_syscall.scap.writer import ScapWriter

@@ -17,12 +17,12 @@ from .collector import ListInfo, MacroInfo, RuleInfo, parse_semver
 from .compile import ConditionCompiler
 from .evttypes import ALL, NO_EVTTYPE_THRESHOLD, EvtSet, event_types
 from .fields import BASE_FIELDS, FieldCatalog, iso8601
-from .schema import validate_text
 from .interp import ExtractionErrors, evaluate
 from .loader import CompiledCondition, Loader, RulesContent
 from .output import CONTAINER_INFO_WARNING, OutputFormat, json_value, strip_container_info
 from .reader import Ctx
 from .results import FileResult, LoadResult
+from .schema import validate_text
 from .values import CompileError
 
 __all__ = ["CompiledRule", "LoadResult", "Match", "RulesContent", "RulesEngine",
