@@ -72,25 +72,27 @@ def test_producer_events_split_into_enter_and_exit():
     assert evs[1].param("fd") == 3
 
 
-def _oversized_state():
+def _write_oversized_capture(out):
+    """A capture of a host where one process's metadata outgrows libscap's buffers (a java
+    command line of ~26 kB was seen in CI), and of one openat of another process."""
     st = SyscallState()
     t = ThreadInfo(10, 10, 1, comm="java", exe="/usr/bin/java", exepath="/usr/bin/java",
-                   args=[f"-Dprop{i}=" + "x" * 40 for i in range(600)],  # ~26 kB, as seen in CI
+                   args=[f"-Dprop{i}=" + "x" * 40 for i in range(600)],
                    cwd="/" + "d" * 3000, env=["A=" + "y" * 9000], cgroups=["0::/" + "c" * 5000])
     st.add_thread(t)
     st.add_fd(10, FdInfo(3, FD_FILE_V2, "/" + "f" * 2000))
     st.add_thread(ThreadInfo(11, 11, 1, comm="cat", exe="cat", args=["/etc/shadow"], cwd="/tmp"))
-    return st
+    with ScapWriter(out) as w:
+        w.write_header(st, hostname="h")
+        w.write_event(SyscallEvent(event_id("openat"), ts=5, tid=11, params={
+            "fd": 3, "dirfd": -100, "name": "/etc/shadow", "flags": 1, "mode": 0, "dev": 0,
+            "ino": 7}))
 
 
 def test_oversized_metadata_is_cut_to_libscaps_limits(tmp_path):
     """libscap refuses a whole capture when one process's command line outgrows its buffer."""
     out = tmp_path / "big.scap"
-    with ScapWriter(out) as w:
-        w.write_header(_oversized_state(), hostname="h")
-        w.write_event(SyscallEvent(event_id("openat"), ts=5, tid=11, params={
-            "fd": 3, "dirfd": -100, "name": "/etc/shadow", "flags": 1, "mode": 0, "dev": 0,
-            "ino": 7}))
+    _write_oversized_capture(out)
     st = SyscallState()
     assert len(list(ScapReader(out, st).events())) == 2
     java = st.threads[10]
@@ -103,9 +105,5 @@ def test_oversized_metadata_is_cut_to_libscaps_limits(tmp_path):
 @pytest.mark.sysdig
 def test_sysdig_reads_captures_with_oversized_metadata(tmp_path):
     out = tmp_path / "big.scap"
-    with ScapWriter(out) as w:
-        w.write_header(_oversized_state(), hostname="h")
-        w.write_event(SyscallEvent(event_id("openat"), ts=5, tid=11, params={
-            "fd": 3, "dirfd": -100, "name": "/etc/shadow", "flags": 1, "mode": 0, "dev": 0,
-            "ino": 7}))
+    _write_oversized_capture(out)
     assert sysdig_matches(out, "fd.name=/etc/shadow") == {(5, 11, "openat")}
