@@ -18,7 +18,7 @@ from pyfalco.api import (
     PluginInfo,
     SourceSpec,
 )
-from pyfalco.errors import ConfigError, PluginError
+from pyfalco.errors import ConfigError, PluginError, PyfalcoError
 from pyfalco.priority import Priority
 
 # -- rules --------------------------------------------------------------------------------------
@@ -169,6 +169,17 @@ class RulesEngine:
 
     def rules(self, source=None):
         return [r for r in self._rules if source is None or r.source == source]
+
+    def describe(self, only=None):
+        """The ``info`` part of the real engine's description (details: tests with the real
+        engine in test_describe.py)."""
+        rules = [r for r in self._rules if only is None or r.name == only]
+        if only is not None and not rules:
+            raise PyfalcoError(f'Rule "{only}" is not loaded')
+        return {"rules": [
+            {"info": {"name": r.name, "condition": r.condition, "priority": r.priority.title,
+                      "output": r.output, "description": r.desc, "enabled": r.enabled,
+                      "source": r.source, "tags": sorted(r.tags)}} for r in rules]}
 
     def evaluator(self, source, rule_matching="first"):
         rules = [r for r in self._rules if r.source == source and r.enabled

@@ -403,6 +403,14 @@ def init_falco_engine(s: State) -> RunResult:
         plugin_versions=dict(plugin_loading.plugin_versions(s.plugins)),
     )
     s.engine.min_priority = s.settings.min_priority
+    set_plugins = getattr(s.engine, "set_plugins", None)
+    if callable(set_plugins):
+        # the plugins Falco's plugin manager would hold: the built-in syscall support is not one
+        set_plugins({
+            p.name: [spec.event_source for spec in s.registry.sources_of(p.name)]
+            for p in s.plugins
+            if not any(k.plugin == p.name for k in s.registry.engine_kinds.values())
+        })
     append = list(s.settings.append_output)
     extra = s.options.print_additional
     if extra is not None:
@@ -536,13 +544,23 @@ def validate_rules_files(s: State) -> RunResult:
     req_err = _plugin_requirements_error(s)
     if req_err:
         return RunResult.fatal(req_err)
+    # Falco: with -L/-l, a successful validation also describes the rules (falco-core.md §9.2)
+    described = None
+    if result.ok and (s.options.describe_all_rules or s.options.describe_rule):
+        described = s.engine.describe(s.options.describe_rule)
     if s.settings.json_output:
-        _out(json.dumps(result.as_json()) + "\n")
-    elif result.ok and result.warnings:
-        _out(result.as_text(verbose=False).rstrip("\n") + "\n")
-        log.warning("%s", result.as_text(verbose=True))
+        doc = result.as_json()
+        if described is not None:
+            doc["falco_describe_results"] = described
+        _out(json.dumps(doc) + "\n")
     else:
-        _out(result.as_text(verbose=True).rstrip("\n") + "\n")
+        if result.ok and result.warnings:
+            _out(result.as_text(verbose=False).rstrip("\n") + "\n")
+            log.warning("%s", result.as_text(verbose=True))
+        else:
+            _out(result.as_text(verbose=True).rstrip("\n") + "\n")
+        if described is not None:
+            _out("\n" + _rules_table(described))
     if not result.ok:
         return RunResult.fatal(result.as_text(verbose=False).rstrip("\n"))
     return RunResult.exit()
@@ -606,19 +624,20 @@ def _plugin_requirements_error(s: State) -> str | None:
 
 
 def _describe_rules(s: State, only: str | None) -> str:
+    """``-L``/``-l``: the engine's description (Falco's ``describe_rule``; an unknown rule is a
+    runtime error in both modes), as JSON or as the two-column table."""
     assert s.settings is not None
-    describe = getattr(s.engine, "describe", None)
-    if s.settings.json_output and callable(describe):
-        return json.dumps(describe(only)) + "\n"
-    rules = [r for r in s.engine.rules() if only is None or r.name == only]
+    described = s.engine.describe(only)
     if s.settings.json_output:
-        return json.dumps({"rules": [
-            {"info": {"name": r.name, "description": r.desc, "priority": r.priority.title,
-                      "source": r.source, "tags": sorted(r.tags), "condition": r.condition,
-                      "output": r.output, "enabled": r.enabled}} for r in rules]}) + "\n"
+        return json.dumps(described) + "\n"
+    return _rules_table(described)
+
+
+def _rules_table(described: dict[str, Any]) -> str:
     lines = [f"{'Rule':<50} Description", f"{'----':<50} -----------"]
-    for r in rules:
-        lines.append(f"{r.name:<50} {_wrap_text(r.desc, 51, 110)}\n")
+    for r in described["rules"]:
+        info = r["info"]
+        lines.append(f"{info['name']:<50} {_wrap_text(info['description'], 51, 110)}\n")
     return "\n".join(lines) + "\n"
 
 

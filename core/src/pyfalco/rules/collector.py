@@ -61,6 +61,8 @@ class RuleInfo:
     capture: bool = False
     capture_duration: int = 0
     unknown_source: bool = False
+    #: ``output`` as written when the compiler removed ``%container.info`` from it
+    written_output: str = ""
 
 
 @dataclass

@@ -192,6 +192,7 @@ class RulesEngine:
         self._loader: Loader | None = None
         self._macros: list[MacroInfo] = []
         self._lists: list[ListInfo] = []
+        self._plugins: dict[str, frozenset[str]] = {}
         self.result: LoadResult | None = None
 
     # -- loading ----------------------------------------------------------------------------
@@ -225,6 +226,7 @@ class RulesEngine:
         out_text, had_info = strip_container_info(rule.output)
         if had_info:
             loader.warn("LOAD_DEPRECATED_ITEM", CONTAINER_INFO_WARNING, ctx)
+            rule.written_output = rule.output  # -L shows the output as written
             rule.output = out_text
         key = (rule.source, fingerprint, out_text, rule.warn_evttypes)
         cached = self._compile_cache.get(key)
@@ -383,6 +385,80 @@ class RulesEngine:
                 on = enabled
         return on
 
+    def set_plugins(self, plugins: Mapping[str, Iterable[str]]) -> None:
+        """The loaded plugins as Falco's plugin manager knows them (the built-in syscall support
+        is not one): name -> the event sources it implements. ``describe`` names them."""
+        self._plugins = {name: frozenset(srcs) for name, srcs in plugins.items()}
+
+    def describe(self, only: str | None = None) -> dict[str, Any]:
+        """Falco's ``describe_rule``: every rule, macro and list of the last successful compile
+        (``only`` None), or ``{"rules": [that rule]}``; raises ``RuleNotLoaded``."""
+        from . import describe as d
+
+        col = self._loader.collector if self._loader is not None else None
+        if only is not None:
+            rule = next((r for r in self._rules if r.name == only), None)
+            if rule is None or col is None:
+                raise d.RuleNotLoaded(f'Rule "{only}" is not loaded')
+            return {"rules": [self._describe_rule(rule, col)]}
+        if col is None:
+            raise d.RuleNotLoaded("rules must be loaded before describing them")
+        known_macros, known_lists = set(col.macros), set(col.lists)
+        resolved = getattr(self._loader, "_resolved", {})
+        compiled_lists = d.expand_lists(self._lists, col.lists)
+        return {
+            "required_engine_version": ".".join(map(str, self.required_engine_version)),
+            "required_plugin_versions": [
+                {"name": req.alternatives[0][0], "version": req.alternatives[0][1],
+                 "alternatives": [{"name": n, "version": v} for n, v in req.alternatives[1:]]}
+                for req in col.plugin_requirements],
+            "rules": [self._describe_rule(r, col) for r in self._rules],
+            "macros": [d.macro_description(m, resolved.get(m.name), known_macros, known_lists)
+                       for m in self._macros],
+            "lists": [d.list_description(x, compiled_lists[x.name]) for x in self._lists],
+        }
+
+    def _describe_rule(self, rule: CompiledRule, col: Any) -> dict[str, Any]:
+        from . import describe as d
+
+        info = rule.info
+        assert info is not None
+        known_macros, known_lists = set(col.macros), set(col.lists)
+        raw = d.raw_details(rule.condition, known_macros, known_lists)
+        comp = d.filter_details(rule.condition_ast, known_macros, known_lists)
+        fields = self.catalog.fields(rule.source)
+        assert fields is not None
+        output = self.effective_output(rule)
+        out_fields = [t.key for t in self._format(output, fields).tokens]
+        exc_fields, exc_names, exc_ops = d.exception_details(info)
+        written = info.written_output
+        if not written or strip_container_info(written)[0] != rule.output:
+            written = rule.output
+        events = (d.syscall_event_names(rule.condition_ast) if rule.source == SYSCALL_SOURCE
+                  else list(d.PLUGIN_SOURCE_EVENTS))
+        return {
+            "info": {
+                "name": rule.name, "condition": rule.condition, "priority": rule.priority.title,
+                "output": written, "description": rule.desc, "enabled": rule.enabled,
+                "source": rule.source, "tags": sorted(rule.tags),
+            },
+            "details": {
+                "macros": sorted(raw.macros),
+                "lists": sorted(raw.lists),
+                "condition_operators": sorted(comp.operators),
+                "condition_fields": sorted(comp.fields),
+                "output_fields": out_fields,
+                "exception_fields": exc_fields,
+                "exception_names": exc_names,
+                "exception_operators": exc_ops,
+                "events": events,
+                "condition_compiled": rule.compiled_condition,
+                "output_compiled": output,
+                "plugins": d.used_plugins(rule.source, [*comp.fields, *out_fields],
+                                          fields.owner, self._plugins),
+            },
+        }
+
     def macros(self) -> list[MacroInfo]:
         """The loaded macros in definition order (name, condition, used) for -L/-l."""
         return list(self._macros)
@@ -414,9 +490,9 @@ class RulesEngine:
             entries.append((rule, self._match_for(rule, fields)))
         return SourceEvaluator(source, entries, rule_matching)
 
-    def _match_for(self, rule: CompiledRule, fields: Any) -> Match:
-        text = rule.output
-        extra: list[tuple[str, Any, bool]] = []
+    def _append_entries(self, rule: CompiledRule) -> list[Mapping[str, Any]]:
+        """The ``append_output`` entries that match ``rule``."""
+        out = []
         for entry in self._append_output:
             match = entry.get("match") or {}
             if "source" in match and match["source"] != rule.source:
@@ -426,12 +502,26 @@ class RulesEngine:
             tags = match.get("tags")
             if tags and not set(tags) <= set(rule.tags):
                 continue
+            out.append(entry)
+        return out
+
+    def effective_output(self, rule: CompiledRule) -> str:
+        """The rule's output format with ``append_output`` applied (what alerts render)."""
+        fields = self.catalog.fields(rule.source)
+        text = rule.output
+        for entry in self._append_entries(rule):
             if entry.get("extra_output"):
                 text = text + " " + str(entry["extra_output"])
-            if entry.get("suggested_output"):
+            if entry.get("suggested_output") and fields is not None:
                 for name, spec in fields.by_name.items():
                     if "add_output" in spec.properties and name == spec.name:
                         text += f" {name.replace('.', '_')}=%{name}"
+        return text
+
+    def _match_for(self, rule: CompiledRule, fields: Any) -> Match:
+        text = self.effective_output(rule)
+        extra: list[tuple[str, Any, bool]] = []
+        for entry in self._append_entries(rule):
             for ef in entry.get("extra_fields") or ():
                 if isinstance(ef, Mapping):
                     for key, fmt in ef.items():
