@@ -52,7 +52,8 @@ def cli(app, *args):
 def test_describe_all_json(two) -> None:
     r = cli(two, "-L", "-o", "json_output=true")
     assert r.code == 0, r.err
-    d = json.loads(r.out)
+    assert r.out.startswith('{"required_engine_version":"0.26.0","required_plugin_versions":[],')
+    d = json.loads(r.out)  # one compact line, as nlohmann's dump()
     assert list(d) == ["required_engine_version", "required_plugin_versions", "rules", "macros",
                        "lists"]
     assert d["required_engine_version"] == "0.26.0" and d["required_plugin_versions"] == []

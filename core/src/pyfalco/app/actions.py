@@ -552,7 +552,7 @@ def validate_rules_files(s: State) -> RunResult:
         doc = result.as_json()
         if described is not None:
             doc["falco_describe_results"] = described
-        _out(json.dumps(doc) + "\n")
+        _out(_json_dump(doc) + "\n")
     else:
         if result.ok and result.warnings:
             _out(result.as_text(verbose=False).rstrip("\n") + "\n")
@@ -629,8 +629,13 @@ def _describe_rules(s: State, only: str | None) -> str:
     assert s.settings is not None
     described = s.engine.describe(only)
     if s.settings.json_output:
-        return json.dumps(described) + "\n"
+        return _json_dump(described) + "\n"
     return _rules_table(described)
+
+
+def _json_dump(obj: Any) -> str:
+    """nlohmann's ``dump()`` as Falco prints -L/-V JSON: compact, UTF-8 unescaped."""
+    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
 
 
 def _rules_table(described: dict[str, Any]) -> str:

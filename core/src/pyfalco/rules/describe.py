@@ -22,12 +22,13 @@ from .parser import ParseError, parse
 #: What Falco lists as the events of a rule of a plugin source.
 PLUGIN_SOURCE_EVENTS = ["asyncevent", "pluginevent"]
 
-#: ppm_sc names that libs maps onto an event of another name (tracepoints, 32/64-bit
-#: variants): ``sc_set_to_event_names`` gives the event's name, never these.
+#: ppm_sc names that libs' events-to-ppm_sc map (libscap ``g_events_to_sc_map``) puts on an
+#: event of another name (tracepoints, 32/64-bit variants): ``sc_set_to_event_names`` gives
+#: the event's name, never these. (``_newselect`` is on the generic event: it stays.)
 _SC_ALIASES = {
     "sched_process_exit": "procexit", "sched_switch": "switch",
     "signal_deliver": "signaldeliver", "page_fault_user": "page_fault",
-    "page_fault_kernel": "page_fault", "_llseek": "llseek", "_newselect": "select",
+    "page_fault_kernel": "page_fault", "_llseek": "llseek",
     "fcntl64": "fcntl", "sendfile64": "sendfile", "pread64": "pread", "pwrite64": "pwrite",
     "prlimit64": "prlimit", "ugetrlimit": "getrlimit", "getuid32": "getuid",
     "geteuid32": "geteuid", "getgid32": "getgid", "getegid32": "getegid",
