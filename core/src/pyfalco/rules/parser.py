@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import sys
+from collections.abc import Callable
 
 from . import ast
 
@@ -235,40 +236,30 @@ class _Parser:
         return node
 
     def parse_or(self) -> ast.Node:
-        self.enter()
-        pos = self.i
-        self.blank()
-        children = [self.parse_and()]
-        self.blank()
-        while self.lit("or"):
-            if not self.blank():
-                if self.lit("("):
-                    children.append(self.parse_embedded())
-                else:
-                    raise self.error("expected blank or '(' after 'or'")
-            else:
-                children.append(self.parse_and())
-            self.blank()
-        self.depth -= 1
-        return children[0] if len(children) == 1 else ast.Or(children, pos=pos)
+        return self._chain("or", self.parse_and, ast.Or)
 
     def parse_and(self) -> ast.Node:
+        return self._chain("and", self.parse_not, ast.And)
+
+    def _chain(self, word: str, operand: Callable[[], ast.Node],
+               node: Callable[..., ast.Node]) -> ast.Node:
+        """``operand (word operand)*``; after ``word`` a blank or a parenthesized expression."""
         self.enter()
         pos = self.i
         self.blank()
-        children = [self.parse_not()]
+        children = [operand()]
         self.blank()
-        while self.lit("and"):
+        while self.lit(word):
             if not self.blank():
                 if self.lit("("):
                     children.append(self.parse_embedded())
                 else:
-                    raise self.error("expected blank or '(' after 'and'")
+                    raise self.error(f"expected blank or '(' after '{word}'")
             else:
-                children.append(self.parse_not())
+                children.append(operand())
             self.blank()
         self.depth -= 1
-        return children[0] if len(children) == 1 else ast.And(children, pos=pos)
+        return children[0] if len(children) == 1 else node(children, pos=pos)
 
     def parse_not(self) -> ast.Node:
         self.enter()
