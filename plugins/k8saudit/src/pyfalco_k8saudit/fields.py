@@ -144,6 +144,12 @@ def _items(obj: dict[str, Any], keys: tuple[str, ...], index: int | None) -> lis
     return None
 
 
+def _event_items(evt: Event, keys: tuple[str, ...], index: int | None) -> list[Any] | None:
+    """:func:`_items` of the event's audit object (None without one)."""
+    obj = audit_object(evt)
+    return None if obj is None else _items(obj, keys, index)
+
+
 def _per_item(
     array_keys: tuple[str, ...],
     values: Callable[[Any, dict[str, Any]], list[str]],
@@ -182,10 +188,7 @@ def _per_item_leaf(
     array_keys: tuple[str, ...], keys: tuple[str, ...]
 ) -> Callable[[Event, int | None], list[str] | None]:
     def extract(evt: Event, index: int | None = None) -> list[str] | None:
-        obj = audit_object(evt)
-        if obj is None:
-            return None
-        items = _items(obj, array_keys, index)
+        items = _event_items(evt, array_keys, index)
         if items is None:
             return None
         out = []
@@ -202,10 +205,7 @@ def _per_item_required(
     array_keys: tuple[str, ...], key: str, mapper: Callable[[str], str] | None
 ) -> Callable[[Event, int | None], list[str] | None]:
     def extract(evt: Event, index: int | None = None) -> list[str] | None:
-        obj = audit_object(evt)
-        if obj is None:
-            return None
-        items = _items(obj, array_keys, index)
+        items = _event_items(evt, array_keys, index)
         if items is None:
             return None
         out = []
