@@ -3,56 +3,22 @@ Cloud Logging server; GKE audit entries raise the default rules' alerts, with th
 
 from __future__ import annotations
 
-import json
-import os
-import queue
-import signal
-import subprocess
-import sys
-import threading
-import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from gke_testlib import cluster_admin_binding, pod_exec, privileged_pod_create, secret_get
-
-PYFALCO = str(Path(sys.executable).with_name("pyfalco"))
+from pyfalco.testing import run_until_alerts
 
 
 def run_pyfalco(tmp_path: Path, plugin_cfg: str, want: int, timeout: float = 60) -> tuple[
         list[dict], str, int]:
-    """Run pyfalco until ``want`` JSON alerts were printed (or timeout), then stop it with
-    SIGINT as a user would; returns (alerts, stderr, exit code)."""
+    """pyfalco with ``plugin_cfg`` and JSON output, the syscall source disabled, until
+    ``want`` alerts; returns (alerts, stderr, exit code)."""
     conf = tmp_path / "falco.yaml"
     conf.write_text(plugin_cfg + "\njson_output: true\nstdout_output:\n  enabled: true\n")
-    proc = subprocess.Popen(
-        [PYFALCO, "-c", str(conf), "--disable-source", "syscall"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=dict(os.environ))
-    lines: queue.Queue[str] = queue.Queue()
-    assert proc.stdout is not None
-    reader = threading.Thread(target=lambda: [lines.put(x) for x in proc.stdout], daemon=True)
-    reader.start()
-    alerts: list[dict] = []
-    deadline = time.monotonic() + timeout
-    while len(alerts) < want and time.monotonic() < deadline and proc.poll() is None:
-        try:
-            line = lines.get(timeout=0.2)
-        except queue.Empty:
-            continue
-        if line.startswith("{"):
-            alerts.append(json.loads(line))
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGINT)
-    proc.wait(timeout=30)
-    reader.join(timeout=10)
-    err = proc.stderr.read() if proc.stderr else ""
-    while not lines.empty():
-        line = lines.get()
-        if line.startswith("{"):
-            alerts.append(json.loads(line))
-    return alerts, err, proc.returncode
+    return run_until_alerts(conf, want, ("--disable-source", "syscall"), timeout)
 
 
 def config(server, extra: str = "") -> str:
