@@ -107,3 +107,29 @@ def test_sysdig_reads_captures_with_oversized_metadata(tmp_path):
     out = tmp_path / "big.scap"
     _write_oversized_capture(out)
     assert sysdig_matches(out, "fd.name=/etc/shadow") == {(5, 11, "openat")}
+
+
+def test_oversized_parameter_of_a_non_large_event_is_cut(tmp_path):
+    out = tmp_path / "long.scap"
+    with ScapWriter(out) as w:
+        w.write_header(None, hostname="h")
+        w.write_event(SyscallEvent(event_id("openat"), ts=5, tid=11, params={
+            "fd": 3, "dirfd": -100, "name": "/" + "p" * 70_000, "flags": 1, "mode": 0,
+            "dev": 0, "ino": 7}))
+    (evt,) = [e for e in read_all(out) if e.type == "openat" and e.param("fd") == 3]
+    name = evt.param("name")
+    assert 60_000 < len(name) < 0x10000 and name.startswith("/ppp")
+
+
+@pytest.mark.sysdig
+def test_sysdig_reads_an_event_cut_to_the_non_large_block_size(tmp_path):
+    out = tmp_path / "long.scap"
+    st = SyscallState()
+    st.add_thread(ThreadInfo(11, 11, 1, comm="cat", exe="cat", cwd="/tmp"))
+    with ScapWriter(out) as w:
+        w.write_header(st, hostname="h")
+        w.write_event(SyscallEvent(event_id("openat"), ts=5, tid=11, params={
+            "fd": 3, "dirfd": -100, "name": "/" + "p" * 70_000, "flags": 1, "mode": 0,
+            "dev": 0, "ino": 7}))
+    # (libsinsp names a path longer than its buffers /PATH_TOO_LONG)
+    assert sysdig_matches(out, "evt.type=openat and proc.name=cat") == {(5, 11, "openat")}

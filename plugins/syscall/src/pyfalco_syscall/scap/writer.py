@@ -55,6 +55,26 @@ def _list16(items: Iterable[str]) -> bytes:
     return struct.pack("<H", len(b)) + b
 
 
+#: block header, cpu, dump flags, event header, padding and block trailer around a non-large
+#: event's parameter lengths and values
+_NONLARGE_OVERHEAD = 8 + 2 + 4 + F.EVENT_HEADER_V2 + 3 + 4
+
+
+def _fit(vals: list[bytes], room: int) -> list[bytes]:
+    """``vals`` with the longest ones cut until their total fits ``room``; a string keeps its
+    terminating NUL."""
+    out = list(vals)
+    excess = sum(map(len, out)) - room
+    while excess > 0:
+        i = max(range(len(out)), key=lambda j: len(out[j]))
+        v = out[i]
+        cut = min(excess, len(v))
+        out[i] = v[:len(v) - cut - 1] + b"\0" if v.endswith(b"\0") and cut < len(v) else \
+            v[:len(v) - cut]
+        excess -= cut
+    return out
+
+
 class ScapWriter:
     """Write a capture to ``target`` (a path or a binary file object)."""
 
@@ -179,10 +199,14 @@ class ScapWriter:
         vals = evt.wire_values()
         large = info.large
         lfmt = "I" if large else "H"
-        if not large and vals and max(map(len, vals)) > 0xFFFF:
-            # a 16-bit length cannot say more: cut, as the drivers cut to their snaplen
-            vals = [v if len(v) <= 0xFFFF else v[:0xFFFF] for v in vals]
-        lens = struct.pack(f"<{len(vals)}{lfmt}", *(len(v) for v in vals))
+        lens = struct.pack(f"<{len(vals)}{lfmt}", *(len(v) for v in vals)) if large else b""
+        if not large:
+            # readers take a non-large block of at most 64 KiB: cut the longest parameters to
+            # fit, as the drivers cut to their snaplen (a rare path: paths, buffers)
+            room = F.MAX_NONLARGE_BLOCK - _NONLARGE_OVERHEAD - 2 * len(vals)
+            if sum(map(len, vals)) > room:
+                vals = _fit(vals, room)
+            lens = struct.pack(f"<{len(vals)}H", *(len(v) for v in vals))
         payload = b"".join(vals)
         evlen = F.EVENT_HEADER_V2 + len(lens) + len(payload)
         ev = struct.pack("<QQIHI", evt.ts, evt.tid, evlen, evt.etype, len(vals)) + lens + payload
