@@ -9,12 +9,15 @@ The reports are written to ``bench-results/<name>.json`` and summarised at the e
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 OUT = HERE.parent / "bench-results"
+#: A benchmark still running after this many seconds is stopped and reported as failed.
+TIMEOUT_S = float(os.environ.get("BENCH_TIMEOUT_S", "900"))
 
 
 def main(argv: list[str]) -> int:
@@ -24,10 +27,15 @@ def main(argv: list[str]) -> int:
     failed = []
     for name in names:
         print(f"== bench {name}", flush=True)
-        proc = subprocess.run(
-            [sys.executable, "-m", f"benchmarks.bench_{name}"],
-            cwd=HERE.parent, stdout=subprocess.PIPE, text=True,
-        )
+        try:
+            proc = subprocess.run(
+                [sys.executable, "-m", f"benchmarks.bench_{name}"],
+                cwd=HERE.parent, stdout=subprocess.PIPE, text=True, timeout=TIMEOUT_S,
+            )
+        except subprocess.TimeoutExpired:
+            print(f"bench {name}: stopped after {TIMEOUT_S:.0f} s", flush=True)
+            failed.append(name)
+            continue
         lines = proc.stdout.strip().splitlines()
         print("\n".join(lines[:-1] if lines else []), flush=True)
         report = None

@@ -26,6 +26,8 @@ import threading
 import time
 from pathlib import Path
 
+from benchmarks import upstream_dir
+
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "plugins" / "syscall" / "src"))
 
@@ -122,7 +124,7 @@ def _rules_pipeline():
     from pyfalco.plugins import collect, get_plugin_manager
     from pyfalco.rules import FieldCatalog, RulesContent, RulesEngine
 
-    upstream = Path(os.environ.get("PYFALCO_SHARED", REPO.parent / "shared")) / "upstream"
+    upstream = upstream_dir()
     pm, failures = get_plugin_manager()
     reg = collect(pm, failures)
     catalog = FieldCatalog.from_registry(reg)

@@ -30,10 +30,12 @@ from pathlib import Path
 
 import orjson
 
+from benchmarks import upstream_dir
+
 REPO = Path(__file__).resolve().parent.parent
-SHARED = Path(os.environ.get("PYFALCO_SHARED", REPO.parent / "shared")).resolve()
-TRACES = SHARED / "upstream" / "falco-tests" / "trace_files" / "k8s_audit"
-RULES = SHARED / "upstream" / "rules" / "k8s_audit_rules.yaml"
+UPSTREAM = upstream_dir()
+TRACES = UPSTREAM / "falco-tests" / "trace_files" / "k8s_audit"
+RULES = UPSTREAM / "rules" / "k8s_audit_rules.yaml"
 N_EVENTS = int(os.environ.get("BENCH_K8SAUDIT_EVENTS", "100000"))
 TARGET_RATIO = 0.5
 

@@ -22,10 +22,12 @@ import tempfile
 import time
 from pathlib import Path
 
+from benchmarks import upstream_dir
+
 REPO = Path(__file__).resolve().parent.parent
-SHARED = Path(os.environ.get("PYFALCO_SHARED", REPO.parent / "shared"))
-TRACES = SHARED / "upstream" / "falco-tests" / "trace_files"
-RULES = SHARED / "upstream" / "rules" / "falco_rules.yaml"
+UPSTREAM = upstream_dir()
+TRACES = UPSTREAM / "falco-tests" / "trace_files"
+RULES = UPSTREAM / "rules" / "falco_rules.yaml"
 TARGET_EVENTS = int(os.environ.get("BENCH_REPLAY_EVENTS", "1000000"))
 
 
@@ -51,6 +53,8 @@ def build_capture(path: Path) -> int:
         union.groups.update(st.groups)
         if not union.interfaces:
             union.interfaces = list(st.interfaces)
+    if not blocks:
+        raise SystemExit(f"no events in the captures of {TRACES}")
     n = 0
     base = 1_700_000_000_000_000_000
     with ScapWriter(path) as w:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import gc
 import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -27,9 +26,10 @@ from pyfalco.plugins import collect, get_plugin_manager
 from pyfalco.rules import FieldCatalog, RulesContent, RulesEngine
 from pyfalco.rules.interp import evaluate
 
+from benchmarks import upstream_dir
+
 REPO = Path(__file__).resolve().parent.parent
-SHARED = Path(os.environ.get("PYFALCO_SHARED", REPO.parent / "shared")).resolve()
-UPSTREAM = SHARED / "upstream"
+UPSTREAM = upstream_dir()
 RULES = UPSTREAM / "rules"
 TRACES = UPSTREAM / "falco-tests" / "trace_files"
 
