@@ -149,6 +149,21 @@ def test_rfc3339(text: str, ns: int) -> None:
     assert parse_rfc3339_ns(text) == ns
 
 
+def test_rfc3339_fast_path_every_fraction_length_and_cached_seconds() -> None:
+    from datetime import UTC, datetime
+
+    base = int(datetime(2024, 2, 29, 23, 59, 59, tzinfo=UTC).timestamp())
+    for digits in range(1, 10):
+        frac = "123456789"[:digits]
+        text = f"2024-02-29T23:59:59.{frac}Z"
+        for _ in range(2):  # the second call reads the cached seconds
+            assert parse_rfc3339_ns(text) == base * 10**9 + int(frac.ljust(9, "0"))
+    for bad in ("2024-02-29T23:59:59.12a4Z", "2024-02-29T23:59:59.\u0661Z",
+                "2024-02-30T25:59:59.1Z"):
+        with pytest.raises(ValueError):
+            parse_rfc3339_ns(bad)
+
+
 @pytest.mark.parametrize("text", ["2018-10-25", "2018-13-25T00:00:00Z", "2018-10-25T00:00:00",
                                   "2018-10-25T00:00:00.1234567890Z"])
 def test_rfc3339_invalid(text: str) -> None:

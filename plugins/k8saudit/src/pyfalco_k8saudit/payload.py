@@ -12,9 +12,9 @@ from __future__ import annotations
 import calendar
 import gc
 import re
+from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Any
 
 import orjson
@@ -35,23 +35,31 @@ _dumps = orjson.dumps
 
 # RFC 3339 with optional fraction (Go's time.RFC3339Nano accepts 1-9 digits).
 _RFC3339 = re.compile(
-    r"(\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?(?:([Zz])|([+-])(\d{2}):(\d{2}))\Z"
+    r"(\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?(?:([Zz])|([+-])(\d{2}):(\d{2}))\Z",
+    re.ASCII,
 )
 
 
 _DATETIME = re.compile(r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}", re.ASCII)
 
 
-@lru_cache(maxsize=4096)
 def _epoch_seconds(datetime_text: str) -> int:
-    # Cached: the events of one batch mostly share their second.
     if _DATETIME.fullmatch(datetime_text) is None:
         raise ValueError(f"invalid date-time {datetime_text!r}")
     y, mo, d = int(datetime_text[0:4]), int(datetime_text[5:7]), int(datetime_text[8:10])
     h, mi, s = int(datetime_text[11:13]), int(datetime_text[14:16]), int(datetime_text[17:19])
-    if not (1 <= mo <= 12 and 1 <= d <= 31 and h <= 23 and mi <= 59 and s <= 60):
+    if not (1 <= mo <= 12 and h <= 23 and mi <= 59 and s <= 60
+            and 1 <= d <= calendar.monthrange(y, mo)[1]):  # Go: "day out of range"
         raise ValueError(f"invalid date-time {datetime_text!r}")
     return calendar.timegm((y, mo, d, h, mi, s, 0, 0, 0))
+
+
+#: seconds since the epoch of a ``YYYY-MM-DDTHH:MM:SS`` text: the events of a stream mostly
+#: share their second with the previous ones (bounded: cleared when full).
+_SECONDS: dict[str, int] = {}
+_SECONDS_MAX = 4096
+#: nanoseconds per unit of a fraction of 1..9 digits
+_FRAC_SCALE = (0, 100_000_000, 10_000_000, 1_000_000, 100_000, 10_000, 1_000, 100, 10, 1)
 
 
 def parse_rfc3339_ns(text: str) -> int:
@@ -62,12 +70,18 @@ def parse_rfc3339_ns(text: str) -> int:
     if 22 <= n <= 30 and text[-1] == "Z" and text[19] == "." and text[10] == "T":
         frac = text[20:-1]
         if frac.isdigit() and frac.isascii():
-            try:
-                secs = _epoch_seconds(text[:19])
-            except ValueError:
-                pass
-            else:
-                return secs * 1_000_000_000 + int(frac.ljust(9, "0"))
+            secs = _SECONDS.get(text[:19])
+            if secs is None:
+                try:
+                    secs = _epoch_seconds(text[:19])
+                except ValueError:
+                    secs = None
+                else:
+                    if len(_SECONDS) >= _SECONDS_MAX:
+                        _SECONDS.clear()
+                    _SECONDS[text[:19]] = secs
+            if secs is not None:
+                return secs * 1_000_000_000 + int(frac) * _FRAC_SCALE[n - 21]
     m = _RFC3339.match(text)
     if m is None:
         raise ValueError(f"cannot parse {text!r} as RFC 3339")
@@ -285,37 +299,41 @@ def make_event(audit_event: AuditEvent, *, plugin_id: int = 1) -> Event:
                          obj=audit_event.obj)
 
 
-def events_from_line(
-    line: bytes,
+def events_from_lines(
+    lines: list[bytes],
+    out: deque[Event] | list[Event],
     *,
     max_event_size: int,
     stats: SplitStats,
     plugin_id: int,
-    where: Callable[[], str],
-) -> list[Event]:
-    """The Events of one JSON Lines line (files): :func:`split_audit_payload` + :func:`make_event`
-    with a fast path for the common line, one Event whose bytes fit ``max_event_size``.
-    ``where()`` names the line in error messages; it is only called on errors. Blank lines give
-    nothing and are not errors."""
-    try:
-        obj = _loads(line)
-    except orjson.JSONDecodeError as exc:
-        if line.strip():
-            stats.malformed += 1
-            stats.error(f"{where()}: malformed JSON: {exc}")
-        return []
-    if type(obj) is dict and obj.get("kind") == "Event":
-        stamp = obj.get("stageTimestamp")
-        data = line[:-1] if line[-1:] == b"\n" else line
-        if type(stamp) is str and len(data) <= max_event_size and data[-1:] == b"}":
-            try:
-                ts = parse_rfc3339_ns(stamp)
-            except ValueError:
-                pass  # the general path counts and reports it
-            else:
-                evt = K8sAuditEvent(data, ts=ts, plugin_id=plugin_id, obj=obj)
-                if evt.audit is None:
-                    stats.no_auditid += 1
-                return [evt]
-    return [make_event(ae, plugin_id=plugin_id) for ae in audit_events_from_object(
-        obj, stats, max_event_size=max_event_size, raw=line.strip())]
+    where: Callable[[int], str],
+) -> None:
+    """Append to ``out`` the Events of JSON Lines ``lines`` (files): :func:`split_audit_payload`
+    + :func:`make_event` per line, with a fast path for the common line, one Event whose bytes
+    fit ``max_event_size``. ``where(i)`` names ``lines[i]`` in error messages; it is only
+    called on errors. Blank lines give nothing and are not errors."""
+    loads, decode_error, event, append = _loads, orjson.JSONDecodeError, K8sAuditEvent, out.append
+    for i, line in enumerate(lines):
+        try:
+            obj = loads(line)
+        except decode_error as exc:
+            if line.strip():
+                stats.malformed += 1
+                stats.error(f"{where(i)}: malformed JSON: {exc}")
+            continue
+        if type(obj) is dict and obj.get("kind") == "Event":
+            stamp = obj.get("stageTimestamp")
+            # the line is the event's bytes when nothing surrounds the object
+            if type(stamp) is str and len(line) <= max_event_size and line[-1:] == b"}":
+                try:
+                    ts = parse_rfc3339_ns(stamp)
+                except ValueError:
+                    pass  # the general path counts and reports it
+                else:
+                    evt = event(line, ts=ts, plugin_id=plugin_id, obj=obj)
+                    if evt.audit is None:
+                        stats.no_auditid += 1
+                    append(evt)
+                    continue
+        out.extend(make_event(ae, plugin_id=plugin_id) for ae in audit_events_from_object(
+            obj, stats, max_event_size=max_event_size, raw=line.strip()))
