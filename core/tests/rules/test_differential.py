@@ -154,3 +154,76 @@ def test_dispatch_matches_interpreter(conds: list[str], evs: list[FakeEvent],
         if first:
             expected = expected[:1]
         assert fn(e) == expected, (conds, e.values, source)
+
+
+@st.composite
+def rules_sharing_prefixes(draw) -> list[str]:
+    """Consecutive rules built from a few shared leading operands, as rules files write them
+    (``kevt and pod and kcreate and ...``): exercises the shared-prefix blocks."""
+    pool = draw(st.lists(conditions(), min_size=1, max_size=3))
+    out = []
+    for _ in range(draw(st.integers(2, 6))):
+        prefix = draw(st.lists(st.sampled_from(pool), max_size=3))
+        tail = draw(st.lists(conditions(), max_size=2))
+        out.append(" and ".join(f"({c})" for c in prefix + tail) or "proc.name exists")
+    return out
+
+
+@settings(max_examples=150, deadline=None, database=None,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(conds=rules_sharing_prefixes(), evs=st.lists(events(), min_size=1, max_size=4),
+       first=st.booleans())
+def test_dispatch_with_shared_prefixes_matches_interpreter(
+        conds: list[str], evs: list[FakeEvent], first: bool) -> None:
+    irs = [ConditionCompiler(FIELDS).compile(parse(c)) for c in conds]
+    spec = FIELDS.get("evt.type")
+    for e in evs:
+        folded = [(fold_event_type(ir, e.type, spec), i) for i, ir in enumerate(irs)]
+        fn, source = compile_dispatch(folded, first, lambda i, ev: evaluate(irs[i], ev))
+        expected = [i for i, ir in enumerate(irs) if evaluate(ir, e)]
+        if first:
+            expected = expected[:1]
+        assert fn(e) == expected, (conds, e.values, source)
+
+
+def test_shared_prefix_is_evaluated_once_and_a_raising_one_falls_back_in_order() -> None:
+    calls = []
+
+    class Boom(Exception):
+        pass
+
+    def compile_with(extract):
+        spec = FIELDS.get("proc.name")
+        irs = [ConditionCompiler(FIELDS).compile(parse(c)) for c in (
+            "proc.name = cat and fd.num = 1", "proc.name = cat and fd.num = 2",
+            "proc.name = cat", "fd.num = 3")]
+        for ir in irs:
+            for node in (ir.children if hasattr(ir, "children") else [ir]):
+                if getattr(node, "left", None) is not None and node.left.spec is spec:
+                    node.left.fn = extract
+        return irs
+
+    def counting(evt):
+        calls.append(1)
+        return evt.values.get("proc.name")
+
+    irs = compile_with(counting)
+    fn, source = compile_dispatch([(ir, i) for i, ir in enumerate(irs)], False,
+                                  lambda i, ev: evaluate(irs[i], ev))
+    assert source.count("== 'cat'") == 1  # one shared test for the first three rules
+    assert fn(FakeEvent("open", **{"proc.name": "cat", "fd.num": 2})) == [1, 2]
+    assert len(calls) == 1
+
+    def boom(evt):
+        raise Boom
+
+    irs = compile_with(boom)
+    fallen: list[int] = []
+
+    def fallback(i, ev):
+        fallen.append(i)
+        return i == 1
+
+    fn, _ = compile_dispatch([(ir, i) for i, ir in enumerate(irs)], True, fallback)
+    assert fn(FakeEvent("open", **{"fd.num": 3})) == [1]
+    assert fallen == [0, 1]  # in rule order, stopping at the first match

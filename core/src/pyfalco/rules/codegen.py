@@ -164,12 +164,52 @@ def _count_keys(n: Any, keys: Counter[str]) -> None:
             keys[n.right.key] += 1
 
 
+def _conjuncts(ir: Any) -> list[Any]:
+    """The top-level ``and`` operands of a condition, nested ``and`` flattened (same order, same
+    short-circuit): what consecutive rules can share."""
+    if isinstance(ir, IAnd):
+        out: list[Any] = []
+        for c in ir.children:
+            out += _conjuncts(c)
+        return out
+    return [ir]
+
+
+def _ir_key(node: Any) -> Any:
+    """A structural key: two IR nodes with equal keys compute the same value for every event
+    (the same fields by canonical text, operators and constants). Unhashable constants make the
+    node unique."""
+    if isinstance(node, ICheck):
+        value = node.value
+        if isinstance(value, list):
+            value = tuple(value)
+        try:
+            hash(value)
+        except TypeError:
+            value = ("unique", id(node))
+        right = node.right.key if node.right is not None else None
+        return ("check", node.left.key, node.op, node.mod, value, right)
+    if isinstance(node, INot):
+        return ("not", _ir_key(node.child))
+    if isinstance(node, (IAnd, IOr)):
+        return ("and" if isinstance(node, IAnd) else "or",
+                tuple(_ir_key(c) for c in node.children))
+    return ("const", node)
+
+
+#: nested shared-prefix blocks at most this deep (Python limits indentation)
+_MAX_SHARED_DEPTH = 40
+
+
 def compile_dispatch(rules: list[tuple[Any, Any]], first: bool, fallback: Callable[..., bool],
                      name: str = "dispatch") -> tuple[Callable[[Event], list[Any]], str]:
     """One function evaluating, in order, the conditions ``rules`` = [(ir, match), ...] of the
     rules indexed for one event type: fields shared by several rules are extracted once per
-    event (lazily, into locals). Returns ``[match]`` (first) or every match (all). A rule whose
-    code raises is re-evaluated by ``fallback(index, event)`` (the interpreter)."""
+    event (lazily, into locals), and the leading ``and`` operands that consecutive rules share
+    (``kevt and pod and kcreate and ...``) are evaluated once for all of them. Returns
+    ``[match]`` (first) or every match (all). A rule whose code raises is re-evaluated by
+    ``fallback(index, event)`` (the interpreter); a shared operand that raises sends each rule
+    sharing it to the fallback, in order."""
     g = _Gen()
     keys: Counter[str] = Counter()
     for ir, _ in rules:
@@ -178,25 +218,60 @@ def compile_dispatch(rules: list[tuple[Any, Any]], first: bool, fallback: Callab
         if n > 1:
             g.cached[key] = f"v{i}"
     fb = g.bind("fb", fallback)
-    lines: list[str] = []
+    # (index, and-operands, match name); a rule that is constantly false never matches
+    items: list[tuple[int, list[Any], str]] = []
     for i, (ir, match) in enumerate(rules):
-        m = g.bind("m", match)
-        hit = f"return [{m}]" if first else f"out.append({m})"
-        if isinstance(ir, bool):
-            if ir:
-                lines.append(f"    {hit}")
-                if first:
-                    break
+        if ir is False:
             continue
-        body = g.expr(ir)
-        lines += [
-            "    try:",
-            f"        if {body}:",
-            f"            {hit}",
-            "    except Exception:",
-            f"        if {fb}({i}, e):",
-            f"            {hit}",
-        ]
+        items.append((i, [] if ir is True else _conjuncts(ir), g.bind("m", match)))
+
+    def hit(m: str) -> str:
+        return f"return [{m}]" if first else f"out.append({m})"
+
+    def fallbacks(group: list[tuple[int, list[Any], str]], pad: str) -> list[str]:
+        out: list[str] = []
+        for i, _, m in group:
+            out += [f"{pad}if {fb}({i}, e):", f"{pad}    {hit(m)}"]
+        return out
+
+    def emit(group: list[tuple[int, list[Any], str]], depth: int, pad: str) -> list[str]:
+        out: list[str] = []
+        k = 0
+        while k < len(group):
+            i, conj, m = group[k]
+            if len(conj) <= depth:  # every operand already true: the rule matches
+                out.append(f"{pad}{hit(m)}")
+                if first:
+                    break  # the rest of this block is unreachable
+                k += 1
+                continue
+            head = _ir_key(conj[depth])
+            j = k + 1
+            while (depth < _MAX_SHARED_DEPTH and j < len(group) and len(group[j][1]) > depth
+                   and _ir_key(group[j][1][depth]) == head):
+                j += 1
+            if j - k == 1:
+                rest = conj[depth:]
+                body = g.expr(rest[0] if len(rest) == 1 else IAnd(rest))
+                out += [f"{pad}try:",
+                        f"{pad}    if {body}:",
+                        f"{pad}        {hit(m)}",
+                        f"{pad}except Exception:",
+                        *fallbacks([group[k]], pad + "    ")]
+            else:
+                shared = g.temp()
+                out += [f"{pad}try:",
+                        f"{pad}    {shared} = {g.expr(conj[depth])}",
+                        f"{pad}except Exception:",
+                        f"{pad}    {shared} = _M",
+                        f"{pad}if {shared} is _M:",
+                        *fallbacks(group[k:j], pad + "    "),
+                        f"{pad}elif {shared}:",
+                        *emit(group[k:j], depth + 1, pad + "    ")]
+            k = j
+        return out
+
+    lines = emit(items, 0, "    ")
     params = ", ".join(f"{k}={k}" for k in g.ns)
     head = [f"def {name}(e, {params}):"]
     head += [f"    {local} = _M" for local in g.cached.values()]
