@@ -229,3 +229,20 @@ def test_every_field_on_every_trace_event(traces: Path) -> None:
                     assert v and all(isinstance(x, str) for x in v), f.name
                 else:
                     assert v is None or isinstance(v, str), f.name
+
+
+def test_uri_param_scan_reads_queries_as_parse_qs() -> None:
+    """ka.uri.param's query scan gives parse_qs(keep_blank_values=True)'s first value."""
+    import random
+    from urllib.parse import parse_qs
+
+    from pyfalco_k8saudit.fields import _query_value
+
+    atoms = ["a", "b", "a=", "=x", "a=1", "a=%41", "a=x+y", "b=2", "", "a%3D=3", "a+b=4",
+             "%61=5", "a==6", "a=é", "=", "&"]
+    rnd = random.Random(7)
+    for _ in range(5000):
+        query = "&".join(rnd.choice(atoms) for _ in range(rnd.randrange(0, 5)))
+        for key in ("a", "b", "a b", "a="):
+            expected = parse_qs(query, keep_blank_values=True).get(key)
+            assert _query_value(query, key) == (expected[0] if expected else None), query
