@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import signal
-import socket
 import subprocess
 import sys
 import textwrap
@@ -15,6 +14,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from pyfalco.testing import free_port
 
 # tinysrc is installed for these tests only, like a user's plugin (root conftest.py)
 pytestmark = pytest.mark.usefixtures("third_party_plugins")
@@ -52,12 +52,6 @@ RULES = """\
   source: k8s_audit
   tags: [k8s]
 """
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Env:

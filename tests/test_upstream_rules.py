@@ -16,6 +16,7 @@ import pytest
 import yaml
 from pyfalco.plugins import collect, get_plugin_manager
 from pyfalco.rules import FieldCatalog, RulesContent, RulesEngine
+from pyfalco.testing import select_as_falco_test
 
 PYFALCO = str(Path(sys.executable).with_name("pyfalco"))
 SYSCALL_FILES = ["falco_rules.yaml", "falco-incubating_rules.yaml", "falco-sandbox_rules.yaml"]
@@ -160,16 +161,7 @@ def test_regression_detections_on_captures(registry, upstream, name, case) -> No
     engine = _engine(registry)
     result = engine.load(contents)
     assert result.ok, result.as_text(verbose=True)
-    for tag in case.get("disable_tags") or ():
-        engine.select(False, tag=tag)
-    if case.get("run_tags"):
-        engine.select(False, rule="*")
-        for tag in case["run_tags"]:
-            engine.select(True, tag=tag)
-    for rule in case.get("disabled_rules") or ():
-        engine.select(False, rule=f"*{rule}*")
-    if case.get("priority"):
-        engine.min_priority = Priority.parse(case["priority"])
+    select_as_falco_test(engine, case)
     evaluator = engine.evaluator("syscall")
     hits: dict[str, list] = {}
     for e in _replay(registry, base / case["trace_file"]):

@@ -1,4 +1,5 @@
-"""Helpers for plugin test suites: run the ``pyfalco`` command as a user does."""
+"""Helpers for test suites: run the ``pyfalco`` command as a user does, pick a free port, apply
+a Falco regression case's rule selection."""
 
 from __future__ import annotations
 
@@ -6,12 +7,17 @@ import json
 import os
 import queue
 import signal
+import socket
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .rules import RulesEngine
 
 
 def pyfalco_command() -> str:
@@ -50,3 +56,28 @@ def run_until_alerts(config: Path, want: int, args: Sequence[str] = (),
         if line.startswith("{"):
             alerts.append(json.loads(line))
     return alerts, err, proc.returncode
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that was free a moment ago."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def select_as_falco_test(engine: RulesEngine, case: dict[str, Any]) -> None:
+    """Apply a Falco regression case's selection to ``engine``, as Falco's test runner passes
+    it: ``disable_tags`` (-T), ``run_tags`` (-t), ``disabled_rules`` (-D, a substring) and
+    ``priority`` (the minimum)."""
+    from .priority import Priority
+
+    for tag in case.get("disable_tags") or ():
+        engine.select(False, tag=tag)
+    if case.get("run_tags"):
+        engine.select(False, rule="*")
+        for tag in case["run_tags"]:
+            engine.select(True, tag=tag)
+    for name in case.get("disabled_rules") or ():
+        engine.select(False, rule=f"*{name}*")
+    if case.get("priority"):
+        engine.min_priority = Priority.parse(case["priority"])

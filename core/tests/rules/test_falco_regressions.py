@@ -19,6 +19,7 @@ import pytest
 import yaml
 from pyfalco.priority import Priority
 from pyfalco.rules import FieldCatalog, RulesContent, RulesEngine
+from pyfalco.testing import select_as_falco_test
 
 from .conftest import PLUGIN_FIELDS, SYSCALL_FIELDS, FakeEvent
 
@@ -174,16 +175,7 @@ TRACES = {"trace_files/cat_write.scap": _cat_write,
 
 
 def _detections(engine: RulesEngine, case: dict[str, Any]) -> dict[str, list[Priority]]:
-    for tag in case.get("disable_tags") or ():
-        engine.select(False, tag=tag)
-    if case.get("run_tags"):
-        engine.select(False, rule="*")
-        for tag in case["run_tags"]:
-            engine.select(True, tag=tag)
-    for name in case.get("disabled_rules") or ():
-        engine.select(False, rule=f"*{name}*")
-    if case.get("priority"):
-        engine.min_priority = Priority.parse(case["priority"])
+    select_as_falco_test(engine, case)
     evaluator = engine.evaluator("syscall")
     hits: dict[str, list[Priority]] = {}
     for event in TRACES[case["trace_file"]]():

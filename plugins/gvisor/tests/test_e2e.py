@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -16,6 +15,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from pyfalco.testing import free_port
 from pyfalco_gvisor.sandbox import Sandbox
 from pyfalco_gvisor.session import generate_config
 
@@ -36,12 +36,6 @@ ACTIONS = (
 OURS = {"gVisor sensitive file read", "gVisor shell spawned", "gVisor outbound connection",
         "gVisor write below etc"}
 STOCK = "Read sensitive file untrusted"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Falco:

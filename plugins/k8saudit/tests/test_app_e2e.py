@@ -20,15 +20,10 @@ import pyfalco_k8saudit.plugin
 import pytest
 from pyfalco.plugins import collect, get_plugin_manager
 from pyfalco.rules import FieldCatalog, RulesContent, RulesEngine
+from pyfalco.testing import free_port
 from pyfalco_k8saudit import make_event, split_jsonl
 
 PYFALCO = str(Path(sys.executable).with_name("pyfalco"))
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def expected_alerts(rules: Path, objs: list[dict]) -> list[str]:
