@@ -48,11 +48,21 @@ def wait_get(url: str, proc: subprocess.Popen, timeout: float = 30) -> tuple[int
             time.sleep(0.1)
 
 
+def start_tinysrc(tmp_path, config: str) -> subprocess.Popen:
+    """pyfalco with ``config`` (falco.yaml text) and RULES, the tiny source only."""
+    cfg = tmp_path / "falco.yaml"
+    cfg.write_text(config)
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(RULES)
+    return subprocess.Popen([PYFALCO, "-c", str(cfg), "-r", str(rules),
+                             "--disable-source=syscall"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
 def test_metrics_endpoint_and_snapshots(tmp_path):
     port = free_port()
     snapshots = tmp_path / "metrics.jsonl"
-    cfg = tmp_path / "falco.yaml"
-    cfg.write_text(textwrap.dedent(f"""\
+    proc = start_tinysrc(tmp_path, textwrap.dedent(f"""\
         stdout_output: {{enabled: true}}
         log_stderr: true
         log_syslog: false
@@ -71,11 +81,6 @@ def test_metrics_endpoint_and_snapshots(tmp_path):
           - name: tinysrc
             open_params: count=100000,every_ms=20
         """))
-    rules = tmp_path / "rules.yaml"
-    rules.write_text(RULES)
-    proc = subprocess.Popen([PYFALCO, "-c", str(cfg), "-r", str(rules),
-                             "--disable-source=syscall"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         status, body = wait_get(f"http://127.0.0.1:{port}/healthz", proc)
         assert status == 200 and json.loads(body) == {"status": "ok"}
@@ -130,8 +135,7 @@ def test_metrics_endpoint_follows_metrics_enabled(tmp_path):
     """webserver.prometheus_metrics_enabled alone does not serve /metrics: Falco also needs
     metrics.enabled (the app passes MetricsConfig.enabled to the Webserver)."""
     port = free_port()
-    cfg = tmp_path / "falco.yaml"
-    cfg.write_text(textwrap.dedent(f"""\
+    proc = start_tinysrc(tmp_path, textwrap.dedent(f"""\
         stdout_output: {{enabled: true}}
         log_stderr: true
         log_syslog: false
@@ -143,11 +147,6 @@ def test_metrics_endpoint_follows_metrics_enabled(tmp_path):
           - name: tinysrc
             open_params: count=100000,every_ms=50
         """))
-    rules = tmp_path / "rules.yaml"
-    rules.write_text(RULES)
-    proc = subprocess.Popen([PYFALCO, "-c", str(cfg), "-r", str(rules),
-                             "--disable-source=syscall"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         assert wait_get(f"http://127.0.0.1:{port}/healthz", proc)[0] == 200
         with pytest.raises(urllib.error.HTTPError) as exc:
