@@ -12,6 +12,7 @@ import threading
 
 import pytest
 from pyfalco.outputs import OutputsManager
+from pyfalco.outputs.channels import CHANNELS, Channel
 from pyfalco.priority import Priority
 
 from .conftest import make_alert, wait_until
@@ -201,3 +202,92 @@ def test_buffered_stdout_flushes_at_close(tmp_path):
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          env={**os.environ, "TZ": "UTC"}, timeout=60)
     assert res.stdout == "00:00:00.000000000: Debug m ()\n", res.stderr
+
+
+class _Recording(Channel):
+    """A channel that records the worker's calls; ``fail_flush`` makes every flush fail and
+    ``gate`` (when set) holds each write until it is opened."""
+
+    name = "stdout"
+    calls: list[str] = []
+    fail_flush = False
+    gate: threading.Event | None = None
+
+    def write(self, msg):
+        if self.gate is not None:
+            self.gate.wait(10)
+        self.calls.append(f"write {msg.text.rsplit('=', 1)[1]}")
+
+    def flush(self):
+        self.calls.append("flush")
+        if self.fail_flush:
+            raise OSError("disk full")
+
+    def reopen(self):
+        self.calls.append("reopen")
+
+
+@pytest.fixture
+def recording(monkeypatch):
+    monkeypatch.setitem(CHANNELS, "stdout", _Recording)
+    monkeypatch.setattr(_Recording, "calls", [])
+    return _Recording
+
+
+def _n(i: int):
+    return make_alert(i, output=f"n={i}")
+
+
+def test_worker_delivers_what_is_queued_in_runs_flushing_once_per_run(recording):
+    """Lines queued while the worker was busy go out together, with one flush per channel; a
+    reopen keeps its place: the lines before it are flushed before the channel reopens."""
+    out = OutputsManager({"stdout_output": {"enabled": True}})
+    for i in range(3):
+        out.handle(_n(i))  # queued before the worker starts: it finds them all at once
+    out.reopen()
+    for i in range(3, 5):
+        out.handle(_n(i))
+    out.start()
+    out.close()
+    assert recording.calls == ["write 0", "write 1", "write 2", "flush", "reopen",
+                               "write 3", "write 4", "flush"]
+    assert out.counters()["stdout_sent"] == 5 and out.lost_total() == 0
+
+
+def test_failing_flush_counts_the_lines_of_its_run_as_lost(recording, caplog):
+    recording.fail_flush = True
+    try:
+        with caplog.at_level(logging.ERROR, "pyfalco.outputs"):
+            out = OutputsManager({"stdout_output": {"enabled": True}})
+            for i in range(4):
+                out.handle(_n(i))
+            out.start()
+            out.close()
+    finally:
+        recording.fail_flush = False
+    c = out.counters()
+    assert c["stdout_sent"] == 0 and c["stdout_lost"] == 4 and out.lost_total() == 4
+    assert caplog.text.count("stdout: disk full") == 1
+
+
+def test_lines_held_by_the_worker_count_against_the_queue_capacity(recording):
+    """The worker takes a whole run out of the queue: those lines still count against
+    ``outputs_queue.capacity``, so memory stays bounded by it, and the overflow is counted."""
+    recording.gate = threading.Event()
+    try:
+        out = OutputsManager({"stdout_output": {"enabled": True},
+                              "outputs_queue": {"capacity": 4}})
+        for i in range(10):
+            out.handle(_n(i))  # 4 queued, 6 dropped
+        out.start()
+        assert wait_until(lambda: out.counters()["outputs_pending"] == 4
+                          and out._inbox.qsize() == 0)  # the worker holds the 4, blocked
+        for i in range(10, 15):
+            out.handle(_n(i))  # still full: dropped
+        assert out.counters()["outputs_queue_num_drops"] == 6 + 5
+        recording.gate.set()
+        out.close()
+    finally:
+        recording.gate = None
+    c = out.counters()
+    assert c["stdout_sent"] == 4 and c["outputs_pending"] == 0 and out.lost_total() == 11

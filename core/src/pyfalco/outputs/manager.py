@@ -2,10 +2,12 @@
 
 Producers (the source threads) format each alert and push the line without ever blocking: when
 the queue is full the line is dropped and counted (``outputs_queue_num_drops``, Falco's name,
-with Falco's log line on the first drop). One worker thread hands each line to every channel in
-Falco's order. A watchdog logs Falco's CRIT line when one channel call exceeds
-``output_timeout``. A line a channel fails to deliver (after the retries it allows) is logged as
-``<channel>: <error>`` and counted against the channel: nothing is lost without a count.
+with Falco's log line on the first drop). One worker thread takes what is queued in runs, hands
+each line to every channel in Falco's order, then flushes each channel once per run. A watchdog
+logs Falco's CRIT line when one channel call exceeds ``output_timeout``. A line a channel fails
+to deliver (after the retries it allows) is logged as ``<channel>: <error>`` and counted against
+the channel: nothing is lost without a count. The messages the worker holds count against the
+queue's capacity.
 
 The inbox is a ``queue.SimpleQueue``, whose ``put`` is reentrant: ``reopen()`` may be called from
 a signal handler (SIGUSR1).
@@ -33,6 +35,8 @@ NOTICE = 25
 
 _REOPEN = "reopen"
 _STOP = "stop"
+#: at most this many queued items are taken at once by the worker (bounds a run's latency)
+_MAX_RUN = 512
 
 
 class _Watchdog:
@@ -106,6 +110,14 @@ class OutputsManager:
         self._delivered: dict[str, int] = {}
         self._lost: dict[str, int] = {}
         self._timeouts: dict[str, int] = {}
+        #: channel name -> its last error, while it keeps failing (worker thread only)
+        self._failing: dict[str, str] = {}
+        #: messages the worker took from the queue and has not finished with (they count
+        #: against the queue's capacity: the worker never holds more than the queue could)
+        self._in_flight = 0
+        #: set by close(): the worker drops what it still holds (counted), or was left behind
+        self._discarding = False
+        self._abandoned = False
         self._worker: threading.Thread | None = None
         self._watchdog = _Watchdog(self.timeout_s or 2.0, self._on_timeout)
         self._closed = False
@@ -177,7 +189,7 @@ class OutputsManager:
         log.error("outputs: cannot format alert of rule '%s': %s", rule, exc)
 
     def _push(self, msg: Message) -> None:
-        if self._closed or self._inbox.qsize() >= self.capacity:
+        if self._closed or self._inbox.qsize() + self._in_flight >= self.capacity:
             with self._drop_lock:
                 self._queue_drops += 1
                 first = self._queue_drops == 1
@@ -198,30 +210,79 @@ class OutputsManager:
         log.critical('"%s" output timeout, all output channels are blocked', name)
 
     def _run(self) -> None:
-        inbox, channels, wd = self._inbox, self.channels, self._watchdog
-        failing: dict[str, str] = {}  # channel name -> its last error, while it keeps failing
+        inbox = self._inbox
         while True:
-            item = inbox.get()
-            if isinstance(item, Message):
-                for ch in channels:
-                    wd.arm(ch.name)
-                    try:
-                        ch.write(item)
-                        self._delivered[ch.name] += 1
-                        failing.pop(ch.name, None)
-                    except Exception as exc:  # a channel never stops the worker
-                        self._lost[ch.name] += 1
-                        # a channel that keeps failing the same way (no /dev/log in a container)
-                        # is logged once, then counted (summary at exit) until it delivers again
-                        if failing.get(ch.name) != str(exc):
-                            failing[ch.name] = str(exc)
-                            log.error("%s: %s (repeats are counted, not logged)", ch.name, exc)
-                wd.disarm()
-            elif item is _REOPEN:
-                self._control("reopen")
-            elif item is _STOP:
-                self._control("cleanup")
-                return
+            # everything already queued, in one go: the channels flush once per run instead of
+            # once per line (each flush is a system call that hands the GIL to the busy source
+            # threads; flushing per line, this thread fell far behind a flood of alerts)
+            items = [inbox.get()]
+            while len(items) < _MAX_RUN:
+                try:
+                    items.append(inbox.get_nowait())
+                except queue.Empty:
+                    break
+            self._in_flight = sum(1 for item in items if isinstance(item, Message))
+            run: list[Message] = []
+            for item in items:
+                if isinstance(item, Message):
+                    run.append(item)
+                    continue
+                self._deliver(run)  # control items keep their place in the sequence
+                run = []
+                if item is _REOPEN:
+                    self._control("reopen")
+                elif item is _STOP:
+                    self._control("cleanup")
+                    return
+            self._deliver(run)
+
+    def _deliver(self, run: list[Message]) -> None:
+        """Each message of ``run`` to every channel in Falco's order, then one ``flush()`` per
+        channel. A line counts as sent once its channel's flush succeeded; a failing flush loses
+        (and counts) the lines written to that channel in this run. Once ``close()`` gives up
+        on blocked channels, the rest of the run is discarded and counted."""
+        if not run:
+            return
+        channels, wd = self.channels, self._watchdog
+        written = [0] * len(channels)
+        done = 0
+        for msg in run:
+            if self._discarding:
+                break
+            for i, ch in enumerate(channels):
+                wd.arm(ch.name)
+                try:
+                    ch.write(msg)
+                    written[i] += 1
+                except Exception as exc:  # a channel never stops the worker
+                    self._lost[ch.name] += 1
+                    self._failed(ch.name, exc)
+            done += 1
+        for i, ch in enumerate(channels):
+            wd.arm(ch.name)
+            try:
+                ch.flush()
+            except Exception as exc:
+                self._lost[ch.name] += written[i]
+                written[i] = 0
+                self._failed(ch.name, exc)
+            if written[i]:
+                self._delivered[ch.name] += written[i]
+                self._failing.pop(ch.name, None)
+        wd.disarm()
+        if self._abandoned:
+            return  # close() already counted this run as lost
+        if done < len(run):
+            with self._drop_lock:
+                self._discarded += len(run) - done
+        self._in_flight -= len(run)
+
+    def _failed(self, name: str, exc: Exception) -> None:
+        # a channel that keeps failing the same way (no /dev/log in a container) is logged
+        # once, then counted (summary at exit) until it delivers again
+        if self._failing.get(name) != str(exc):
+            self._failing[name] = str(exc)
+            log.error("%s: %s (repeats are counted, not logged)", name, exc)
 
     def _control(self, action: str) -> None:
         for ch in self.channels:
@@ -245,6 +306,7 @@ class OutputsManager:
         self._worker.join(self.timeout_s)
         if self._worker.is_alive():
             log.log(NOTICE, "output channels still blocked, discarding all remaining notifications")
+            self._discarding = True
             self._discard_pending()
             self._inbox.put(_STOP)
             # A channel stuck in one call (a program that never reads) cannot be interrupted:
@@ -252,6 +314,9 @@ class OutputsManager:
             self._worker.join(max(self.timeout_s, 1.0) * 2)
             if self._worker.is_alive():
                 log.error("outputs worker still blocked at exit; pending messages are lost")
+                self._abandoned = True
+                with self._drop_lock:
+                    self._discarded += self._in_flight
         self._discard_pending()  # a producer racing close() may have queued after the stop
         for ch in self.channels:
             try:
@@ -300,7 +365,7 @@ class OutputsManager:
             "outputs_discarded_at_shutdown": self._discarded,
             "outputs_format_errors": self._format_errors,
             "outputs_lost_total": self.lost_total(),
-            "outputs_pending": self._inbox.qsize(),
+            "outputs_pending": self._inbox.qsize() + self._in_flight,
         }
         for ch in self.channels:
             out[f"{ch.name}_sent"] = self._delivered[ch.name]

@@ -52,7 +52,9 @@ class Channel:
     """One output. The single outputs worker is the only caller, so channels need no locks.
 
     ``write`` delivers one message or raises (``DeliveryError`` or any ``OSError``): the
-    message is then lost and counted. ``retries`` counts extra attempts the channel made.
+    message is then lost and counted. A channel may only stage the line and deliver it in
+    ``flush``, which the worker calls after each run of messages it took from the queue at
+    once. ``retries`` counts extra attempts the channel made.
     """
 
     name = "abstract"
@@ -67,6 +69,10 @@ class Channel:
 
     def write(self, msg: Message) -> None:
         raise NotImplementedError
+
+    def flush(self) -> None:
+        """The end of a run of messages: what ``write`` staged is delivered now (and flushed
+        unless ``buffered_outputs``). Raising loses the lines staged since the last flush."""
 
     def reopen(self) -> None:
         """SIGUSR1: file and program outputs reopen; others ignore it."""

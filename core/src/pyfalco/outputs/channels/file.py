@@ -16,6 +16,7 @@ class FileChannel(Channel):
             raise ChannelInitError("file_output.filename is empty")
         self.keep_alive = self.config.flag("keep_alive")
         self._fh: BinaryIO | None = None
+        self._lines: list[bytes] = []
 
     def _file(self) -> BinaryIO:
         if self._fh is None:
@@ -28,11 +29,20 @@ class FileChannel(Channel):
         return self._fh
 
     def write(self, msg: Message) -> None:
+        self._lines.append(encode_line(msg.text))
+
+    def flush(self) -> None:
+        # The run's lines in one write (see StdoutChannel.flush); without keep_alive the file
+        # is opened by name for each run and closed after it, so rotation still works.
+        if not self._lines:
+            return
+        data = b"\n".join(self._lines) + b"\n"
+        self._lines = []
         fh = self._file()
         try:
-            fh.write(encode_line(msg.text) + b"\n")
+            fh.write(data)
             if not self.settings.buffered:
-                fh.flush()  # unbuffered outputs: each line reaches the file at once
+                fh.flush()
         finally:
             if not self.keep_alive:
                 self._close_file()
@@ -48,6 +58,7 @@ class FileChannel(Channel):
         self._close_file()
 
     def cleanup(self) -> None:
+        self.flush()
         if self._fh is not None:
             self._fh.flush()
 
