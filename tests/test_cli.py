@@ -283,6 +283,23 @@ def test_replay_runs_every_source_from_the_capture(tmp_path, upstream):
 # -- -i and --list-events: the syscall plugin's event table (spec/falco-core.md §9.1) ----------
 
 
+def test_version_reports_the_rules_engine_version(env):
+    """The real rules package, not a fake: ``Engine:`` is the version rules files' Falco
+    ``required_engine_version`` is checked against; JSON is compact (nlohmann's ``dump()``)."""
+    from pyfalco.rules import ENGINE_VERSION
+
+    cfg = env.config("")
+    r = env.run("-c", str(cfg), "--version")
+    assert r.returncode == 0, r.stderr
+    assert f"Engine:        {ENGINE_VERSION}\n" in r.stdout and ENGINE_VERSION != "0.0.0"
+    r = env.run("-c", str(cfg), "--version", "-o", "json_output=true")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith('{"default_driver_version":"",')
+    v = json.loads(r.stdout)
+    assert v["engine_version_semver"] == ENGINE_VERSION
+    assert v["engine_version"] == ENGINE_VERSION.split(".")[1]
+
+
 def test_ignored_events_prints_falcos_ignored_syscalls(env):
     from pyfalco_syscall.ebpf.interesting import IGNORED_SET
 

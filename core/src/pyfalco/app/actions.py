@@ -168,7 +168,7 @@ def print_version(s: State) -> RunResult:
         return RunResult.ok()
     v = versions(s, with_plugins=False)
     if s.settings is not None and s.settings.json_output:
-        _out(json.dumps(v) + "\n")
+        _out(_json_dump(v) + "\n")  # nlohmann dump(): compact
     else:
         _out(
             f"Falco version: {v['falco_version']}\n"
