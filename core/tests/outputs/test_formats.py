@@ -29,6 +29,7 @@ def test_time_formats():
 def test_evt_time_uses_local_time_zone(monkeypatch):
     import time
 
+    assert evt_time(TS + 10**9 * 7) == "13:44:12.478445995"  # UTC (conftest), now cached
     monkeypatch.setenv("TZ", "Asia/Kolkata")
     time.tzset()
     try:

@@ -1,7 +1,7 @@
 """Falco's alert text and JSON formats (falco-core.md §7.3), and its time formats.
 
 Formatting runs on the producer (source) thread, as in Falco: the queue carries finished lines.
-The time strings are cached per second, since consecutive alerts mostly share one.
+The time strings are cached per second (the recent ones), since alerts mostly share one.
 """
 
 from __future__ import annotations
@@ -26,20 +26,30 @@ _TITLES = tuple(p.title for p in Priority)
 
 
 class _SecondCache:
-    """``fmt(seconds)`` memoised for the last second seen (thread-safe: one tuple swap)."""
+    """``fmt(seconds)`` memoised for recent seconds: alerts mostly share their second with
+    earlier ones, and a replayed capture or a mixed stream revisits a few hundred seconds.
+    Bounded (cleared when full, and when ``time.tzset()`` changed the local zone); dict
+    operations are atomic, so it is thread-safe."""
 
-    __slots__ = ("_fmt", "_last")
+    __slots__ = ("_fmt", "_texts", "_zone")
+
+    _MAX = 4096
 
     def __init__(self, fmt: Any) -> None:
         self._fmt = fmt
-        self._last: tuple[int, str] = (-1, "")
+        self._texts: dict[int, str] = {}
+        self._zone = time.tzname
 
     def __call__(self, seconds: int) -> str:
-        last = self._last
-        if last[0] == seconds:
-            return last[1]
-        text = self._fmt(seconds)
-        self._last = (seconds, text)
+        if time.tzname is not self._zone:  # tzset() makes a new tuple
+            self._texts.clear()
+            self._zone = time.tzname
+        text = self._texts.get(seconds)
+        if text is None:
+            text = self._fmt(seconds)
+            if len(self._texts) >= self._MAX:
+                self._texts.clear()
+            self._texts[seconds] = text
         return text
 
 
