@@ -6,7 +6,8 @@ whole per-event path: decode, build, the syscall plugin's event objects, state p
 rules evaluation with upstream falco_rules.yaml when those packages are present (the report
 says which stages ran). For each step: interesting events/s generated, events/s reaching user
 space, kernel drops, the consumer's CPU (thread time / wall time), and, over the steps, the
-highest rate with < 1 % drops.
+highest rate with < 1 % drops (a step's nominal rate when the generator kept its pace within
+0.1 %).
 
 Second part: a flood of uninteresting syscalls (``dd bs=1`` from /dev/zero to /dev/null:
 read+write, not selected, filtered in the kernel) at >= 1 M syscalls/s while a process reads
@@ -31,7 +32,10 @@ from benchmarks import upstream_dir
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "plugins" / "syscall" / "src"))
 
-STEPS = [10_000, 25_000, 50_000, 100_000, 150_000, 200_000, 300_000]
+STEPS = [10_000, 25_000, 50_000, 100_000, 125_000, 150_000, 200_000, 300_000]
+#: a step counts at its nominal rate when the generator kept its pace this closely (its
+#: own measurement ends a little after the last 10 ms tick: 99,996/s for 100k/s)
+PACE_TOLERANCE = 0.999
 STEP_SECONDS = 3.0
 FLOOD_SECONDS = 4.0
 
@@ -241,7 +245,7 @@ def main() -> int:
               f"{delivered / wall:>10,.0f}/s  drops {drops:>8,} ({drop_pct:5.2f} %)  "
               f"consumer CPU {cpu_pct:5.1f} % ({us_per_event:.2f} us/event)")
         if drop_pct < 1.0:
-            best = max(best, achieved)
+            best = max(best, rate if achieved >= rate * PACE_TOLERANCE else achieved)
         if achieved < rate * 0.7:
             break  # the generator cannot go faster on these cores
     # flood of uninteresting syscalls + periodic sensitive reads
