@@ -134,3 +134,42 @@ def test_new_file_in_a_watched_rules_directory_restarts(idle):
     assert r.code == 0, r.err
     assert len(idle.states) == 2
     assert idle.states[-1].rules_files[-1] == d / "new.yaml"
+
+
+def test_rules_file_replaced_by_rename_restarts(idle):
+    """Editors and ``sed -i`` save by writing a new file and renaming it over the old one."""
+    idle.config("watch_config_files: true\n")
+
+    def replace_then_int():
+        time.sleep(0.3)
+        new = idle.tmp_path / "rules.yaml.tmp"
+        new.write_text("[]\n# saved by an editor\n")
+        os.replace(new, idle.tmp_path / "rules.yaml")
+        if wait_for(lambda: len(idle.states) >= 2 and idle.states[-1].instances):
+            os.kill(os.getpid(), signal.SIGINT)
+
+    later(0.1, replace_then_int)
+    r = cli(idle)
+    assert r.code == 0, r.err
+    assert "SIGHUP received, restarting..." in r.err and len(idle.states) == 2
+
+
+def test_files_written_beside_a_rules_file_do_not_restart(idle):
+    """Only the rules files themselves and configured rules directories are watched, as in
+    Falco: an output file or a tailed log in the same directory once restarted the app on
+    every write."""
+    idle.config("watch_config_files: true\n")
+    busy = idle.tmp_path / "events.txt"
+
+    def write_then_int():
+        for i in range(10):
+            with open(busy, "a") as f:
+                f.write(f"line {i}\n")
+            time.sleep(0.1)
+        time.sleep(0.5)  # more than the watcher's poll and debounce
+        os.kill(os.getpid(), signal.SIGINT)
+
+    later(0.2, write_then_int)
+    r = cli(idle)
+    assert r.code == 0, r.err
+    assert "restarting" not in r.err and len(idle.states) == 1

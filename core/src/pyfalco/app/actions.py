@@ -714,8 +714,10 @@ def create_signal_handlers(s: State) -> RunResult:
     from .watcher import RestartWatcher
 
     assert s.settings is not None and s.config is not None
+    # As Falco: the config files, the rules files loaded, and the rules directories configured
+    # (not the directories holding rules files: an output file or a tailed log beside them
+    # would restart the app on every write). A file replaced by rename is seen by its inode.
     watched = [f.path for f in s.config.files] + list(s.rules_files)
-    watched += sorted({p.parent for p in s.rules_files})
     # configured rules directories, even empty ones (a file added there is a change)
     configured = s.options.rules_filenames or s.settings.rules_files
     watched += [Path(p) for p in configured if Path(p).is_dir()]

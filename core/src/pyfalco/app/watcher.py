@@ -1,7 +1,7 @@
 """Hot restart (falco-core.md §2.6): SIGHUP, or with ``watch_config_files`` a change to a loaded
-config or rules file (or their directories), triggers a dry-run of the whole application with the
-same arguments; only if it succeeds is a restart requested. A failed check emits the internal
-alert ``Falco internal: hot restart failure``.
+config or rules file (or to a configured rules directory), triggers a dry-run of the whole
+application with the same arguments; only if it succeeds is a restart requested. A failed check
+emits the internal alert ``Falco internal: hot restart failure``.
 
 Files are watched by polling their (mtime, size, inode) every ``POLL_S`` — no inotify binding is
 needed and the cost is a few ``stat`` calls per second. Changes are debounced: the check runs once
