@@ -6,6 +6,8 @@ from __future__ import annotations
 import logging
 import re
 import socket
+import threading
+import time
 
 import pytest
 from pyfalco.outputs import OutputsManager
@@ -145,6 +147,36 @@ def test_missing_syslog_socket_is_counted(tmp_path, caplog):
     assert "syslog: cannot connect to syslog socket" in caplog.text
 
 
+def test_missing_syslog_socket_is_not_tried_for_every_message(tmp_path, monkeypatch, caplog):
+    """Without a syslog daemon, a flood of alerts is counted as lost without a connection
+    attempt (two system calls) per message; the socket is tried again after RECONNECT_S."""
+    from pyfalco.outputs.channels import syslog
+
+    made = []
+    real_socket = socket.socket
+    monkeypatch.setattr(syslog.socket, "socket", lambda *a: made.append(a) or real_socket(*a))
+    path = tmp_path / "log.sock"
+    cfg = {"syslog_output": {"enabled": True, "socket": str(path)}}
+    with caplog.at_level(logging.ERROR, "pyfalco.outputs"):
+        out = OutputsManager(cfg).start()
+        for i in range(500):
+            out.handle(make_alert(i))
+        assert wait_until(lambda: out.counters()["syslog_lost"] == 500)
+        assert len(made) <= 2 * 3  # datagram + stream per attempt, a few attempts at most
+        receiver = real_socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        receiver.bind(str(path))  # the daemon starts: the next attempt connects
+        try:
+            time.sleep(syslog.RECONNECT_S * 2)
+            out.handle(make_alert(500))
+            out.close()
+            assert receiver.recv(4096).endswith(b"n=500)")
+        finally:
+            receiver.close()
+    c = out.counters()
+    assert c["syslog_sent"] == 1 and c["syslog_lost"] == 500
+    assert caplog.text.count("cannot connect to syslog socket") == 1
+
+
 @pytest.mark.parametrize("kind", [socket.SOCK_STREAM])
 def test_syslog_stream_socket_fallback(tmp_path, kind):
     path = str(tmp_path / "log.sock")
@@ -162,3 +194,35 @@ def test_syslog_stream_socket_fallback(tmp_path, kind):
     conn.close()
     srv.close()
     assert data.endswith(b"streamed\0")
+
+
+@pytest.mark.parametrize("batched", [True, False], ids=["sendmmsg", "send"])
+def test_syslog_run_of_records_arrives_in_order_one_datagram_each(syslog_socket, monkeypatch,
+                                                                   batched):
+    """A run of records goes out with sendmmsg (or one send each where libc has none), one
+    datagram per record, in order, waiting while the receiver's queue is full (the kernel keeps
+    net.unix.max_dgram_qlen datagrams, 10 by default)."""
+    from pyfalco.outputs.channels import syslog
+
+    if batched:
+        assert syslog._sendmmsg is not None  # glibc has it: this test runs the batched path
+    else:
+        monkeypatch.setattr(syslog, "_sendmmsg", None)
+    path, sock = syslog_socket
+    got: list[bytes] = []
+
+    def receive():
+        while len(got) < 300:
+            got.append(sock.recv(65536))
+
+    out = OutputsManager({"syslog_output": {"enabled": True, "socket": path}})
+    for i in range(300):
+        out.handle(make_alert(i, output=f"n={i}"))  # queued before the worker starts: one run
+    reader = threading.Thread(target=receive)
+    reader.start()
+    out.start()
+    out.close()
+    reader.join(10)
+    assert [int(r.rsplit(b"=", 1)[1]) for r in got] == list(range(300))
+    c = out.counters()
+    assert c["syslog_sent"] == 300 and c["syslog_lost"] == 0
