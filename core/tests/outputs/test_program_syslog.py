@@ -67,6 +67,21 @@ def test_program_keep_alive_restarts_after_the_program_died(tmp_path):
     assert out.counters()["program_lost"] == 0
 
 
+def test_program_keep_alive_gets_a_run_of_lines_in_order(tmp_path):
+    sink = tmp_path / "out"
+    program = f'echo "start $$" >> {sink}; cat >> {sink}'
+    cfg = {"program_output": {"enabled": True, "program": program, "keep_alive": True}}
+    out = OutputsManager(cfg)
+    for i in range(300):
+        out.handle(make_alert(i, output=f"n={i}"))  # queued before the worker starts: one run
+    out.start()
+    out.close()
+    lines = sink.read_text().splitlines()
+    assert lines[0].startswith("start ") and len(lines) == 301
+    assert [int(line.rsplit("=", 1)[1]) for line in lines[1:]] == list(range(300))
+    assert out.counters()["program_sent"] == 300 and out.lost_total() == 0
+
+
 def test_program_that_cannot_start_is_counted(caplog):
     cfg = {"program_output": {"enabled": True, "program": "exit 0"}}
     with caplog.at_level(logging.ERROR, "pyfalco.outputs"):

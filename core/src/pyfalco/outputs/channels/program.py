@@ -1,8 +1,9 @@
 """``program_output``: pipe lines to a shell command (``popen(program, "w")``).
 
 Without ``keep_alive`` one process runs per message and is waited for, as Falco's
-``pclose``; with it one long-lived process reads every line. A long-lived program that died is
-started again once for the message at hand (the only retry this channel can make).
+``pclose``; with it one long-lived process reads every line, written (and flushed) once per run
+of lines the outputs worker takes from the queue. A long-lived program that died is started
+again once for the lines at hand (the only retry this channel can make).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ class ProgramChannel(Channel):
             raise ChannelInitError("program_output.program is empty")
         self.keep_alive = self.config.flag("keep_alive")
         self._proc: subprocess.Popen[bytes] | None = None
+        self._lines: list[bytes] = []
 
     def _start(self) -> subprocess.Popen[bytes]:
         try:
@@ -34,13 +36,20 @@ class ProgramChannel(Channel):
 
     def write(self, msg: Message) -> None:
         data = encode_line(msg.text) + b"\n"
-        if not self.keep_alive:
-            proc = self._start()
-            try:
-                self._send(proc, data)
-            finally:
-                self._finish(proc)
+        if self.keep_alive:
+            self._lines.append(data)  # sent by flush(), once per run (see StdoutChannel.flush)
             return
+        proc = self._start()
+        try:
+            self._send(proc, data)
+        finally:
+            self._finish(proc)
+
+    def flush(self) -> None:
+        if not self._lines:
+            return
+        data = b"".join(self._lines)
+        self._lines = []
         for attempt in range(2):
             if self._proc is None or self._proc.poll() is not None:
                 if self._proc is not None:
