@@ -82,16 +82,29 @@ def test_sighup_restarts_after_a_dry_run_check(idle):
     assert len(idle.plugins[0].inits) == 2  # re-initialised by the restart, not by the check
 
 
-def test_changed_rules_file_restarts(idle):
+def _write_in_place(path):
+    path.write_text("[]\n# changed\n")
+
+
+def _replace_by_rename(path):
+    """As editors and ``sed -i`` save: a new file renamed over the old one (a new inode)."""
+    new = path.with_name(path.name + ".tmp")
+    new.write_text("[]\n# saved by an editor\n")
+    os.replace(new, path)
+
+
+@pytest.mark.parametrize("change", [_write_in_place, _replace_by_rename],
+                         ids=["in place", "by rename"])
+def test_changed_rules_file_restarts(idle, change):
     idle.config("watch_config_files: true\n")
 
-    def touch_then_int():
+    def change_then_int():
         time.sleep(0.3)
-        (idle.tmp_path / "rules.yaml").write_text("[]\n# changed\n")
+        change(idle.tmp_path / "rules.yaml")
         if wait_for(lambda: len(idle.states) >= 2 and idle.states[-1].instances):
             os.kill(os.getpid(), signal.SIGINT)
 
-    later(0.1, touch_then_int)
+    later(0.1, change_then_int)
     r = cli(idle)
     assert r.code == 0, r.err
     assert "SIGHUP received, restarting..." in r.err and len(idle.states) == 2
@@ -134,24 +147,6 @@ def test_new_file_in_a_watched_rules_directory_restarts(idle):
     assert r.code == 0, r.err
     assert len(idle.states) == 2
     assert idle.states[-1].rules_files[-1] == d / "new.yaml"
-
-
-def test_rules_file_replaced_by_rename_restarts(idle):
-    """Editors and ``sed -i`` save by writing a new file and renaming it over the old one."""
-    idle.config("watch_config_files: true\n")
-
-    def replace_then_int():
-        time.sleep(0.3)
-        new = idle.tmp_path / "rules.yaml.tmp"
-        new.write_text("[]\n# saved by an editor\n")
-        os.replace(new, idle.tmp_path / "rules.yaml")
-        if wait_for(lambda: len(idle.states) >= 2 and idle.states[-1].instances):
-            os.kill(os.getpid(), signal.SIGINT)
-
-    later(0.1, replace_then_int)
-    r = cli(idle)
-    assert r.code == 0, r.err
-    assert "SIGHUP received, restarting..." in r.err and len(idle.states) == 2
 
 
 def test_files_written_beside_a_rules_file_do_not_restart(idle):
