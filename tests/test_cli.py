@@ -351,6 +351,8 @@ def test_default_config_loads_each_shipped_rules_file_once(env):
     for ln in lines[start + 1:]:
         if not ln.split(": ", 1)[-1].startswith("   "):
             break
-        paths.append(ln.split(": ", 1)[1].strip())
+        path, status = ln.split(": ", 1)[1].strip().split(" | ")
+        assert status == "schema validation: ok"  # as Falco logs each rules file
+        paths.append(path)
     assert sum(p.endswith("/k8s_audit_rules.yaml") for p in paths) == 1
     assert len(paths) == len(set(paths)) >= 2

@@ -173,6 +173,40 @@ def test_append_output_and_extra_fields(catalog) -> None:
     assert f["name_upper"] == "X" and f["proc.name"] == "x" and f["fd.num"] is None
 
 
+@pytest.mark.parametrize("entry, error", [
+    ({"extra_output": "verb=%ka.verb"}, True),  # every rule: the syscall rule cannot show it
+    ({"match": {"source": "k8s_audit"}, "extra_output": "verb=%ka.verb"}, False),
+    ({"extra_fields": [{"v": "%ka.verb"}]}, True),
+    ({"extra_fields": ["ka.verb"]}, True),
+    ({"match": {"rule": "other"}, "extra_output": "verb=%ka.verb"}, False),
+])
+def test_append_output_is_validated_with_the_rule_output_at_load(catalog, entry, error) -> None:
+    """As Falco's rule compiler: the output validated at load is the rule's own output plus
+    what append_output (and -p) add for that rule, and extra_fields' formats;
+    LOAD_ERR_COMPILE_OUTPUT at the rule's output otherwise (not later, at the first alert)."""
+    from pyfalco.rules import RulesContent, RulesEngine
+
+    engine = RulesEngine(catalog)
+    engine.set_append_output([entry])
+    res = engine.load([RulesContent("rules.yaml", rule("r", "evt.type=open", "base"))])
+    assert res.ok is not error, res.as_text(verbose=True)
+    if error:
+        text = res.as_text(verbose=True)
+        assert "LOAD_ERR_COMPILE_OUTPUT" in text and "ka.verb" in text
+        assert "rule 'r': (rules.yaml:1:2)" in text and "rule output: (rules.yaml:" in text
+
+
+def test_append_output_unknown_field_skips_a_skip_if_unknown_filter_rule(catalog) -> None:
+    from pyfalco.rules import RulesContent, RulesEngine
+
+    engine = RulesEngine(catalog)
+    engine.set_append_output([{"extra_output": "verb=%ka.verb"}])
+    text = rule("r", "evt.type=open", "base") + "  skip-if-unknown-filter: true\n"
+    res = engine.load([RulesContent("rules.yaml", text)])
+    assert res.ok and "LOAD_UNKNOWN_FILTER" in res.as_text(verbose=True)
+    assert [r.name for r in engine.rules()] == []
+
+
 def test_selection_and_priority(catalog) -> None:
     engine, res = load(catalog, rule("net one", tags="network"), rule("file one", tags="file"),
                        rule("dbg", priority="debug"))

@@ -587,14 +587,21 @@ def load_rules_files(s: State) -> RunResult:
             "falco.yaml"
         )
     s.rules_files = paths
-    log.info("Loading rules from:")
-    for p in paths:
-        log.info("   %s", p)
     contents = _read_rules(paths)
     s.rules_sha256 = {
         c.name: hashlib.sha256(c.text.encode("utf-8")).hexdigest() for c in contents
     }
     result = s.engine.load(contents)
+    # Falco logs each file with its rules-schema validation as it loads it (a failed schema
+    # validation is a warning; the load goes on)
+    log.info("Loading rules from:")
+    checked = {f.name: f.schema_warnings for f in getattr(result, "files", ())}
+    for p in paths:
+        warnings = checked.get(str(p))
+        if warnings:
+            log.warning("   %s | schema validation: %s", p, warnings[0])
+        else:
+            log.info("   %s | schema validation: ok", p)
     # Falco: an unsatisfied plugin requirement takes precedence over rule errors (which it
     # often causes: unknown fields of a plugin that is not loaded)
     req_err = _plugin_requirements_error(s)

@@ -228,10 +228,15 @@ class RulesEngine:
             loader.warn("LOAD_DEPRECATED_ITEM", CONTAINER_INFO_WARNING, ctx)
             rule.written_output = rule.output  # -L shows the output as written
             rule.output = out_text
-        key = (rule.source, fingerprint, out_text, rule.warn_evttypes)
+        # as Falco: the output validated at load is the effective one (append_output's
+        # extra_output appended, its extra_fields formats too)
+        checked = [out_text + "".join(" " + str(e["extra_output"])
+                                      for e in self._append_entries(rule) if e.get("extra_output"))]
+        checked += self._extra_field_formats(rule)
+        key = (rule.source, fingerprint, tuple(checked), rule.warn_evttypes)
         cached = self._compile_cache.get(key)
         if cached is None:
-            cached = self._compile_uncached(loader, rule, node, text, out_text)
+            cached = self._compile_uncached(loader, rule, node, text, out_text, checked)
             self._compile_cache[key] = cached
         cc, warns = cached
         for code, msg, dep in warns:
@@ -239,7 +244,8 @@ class RulesEngine:
         return cc
 
     def _compile_uncached(self, loader: Loader, rule: RuleInfo, node: ast.Node, text: str,
-                          out_text: str) -> tuple[CompiledCondition, list[tuple[Any, ...]]]:
+                          out_text: str, outputs: list[str]
+                          ) -> tuple[CompiledCondition, list[tuple[Any, ...]]]:
         from .compile import DEPRECATED_FIELDS
 
         fields = self.catalog.fields(rule.source)
@@ -279,9 +285,10 @@ class RulesEngine:
             if "%" + f in out_text:
                 warns.append(("LOAD_DEPRECATED_ITEM", f"usage of deprecated field '{f}' has "
                               "been detected in the rule output", f))
-        # the rule's own output is validated at load time
+        # the rule's output (with what append_output adds) is validated at load time
         try:
-            OutputFormat(out_text, fields)
+            for fmt in outputs:
+                OutputFormat(fmt, fields)
         except CompileError as exc:
             octx = rule.ctx.child("rule output", "", rule.output_node)
             raise octx.error(str(exc), code="LOAD_ERR_COMPILE_OUTPUT") from None
@@ -490,7 +497,7 @@ class RulesEngine:
             entries.append((rule, self._match_for(rule, fields)))
         return SourceEvaluator(source, entries, rule_matching)
 
-    def _append_entries(self, rule: CompiledRule) -> list[Mapping[str, Any]]:
+    def _append_entries(self, rule: CompiledRule | RuleInfo) -> list[Mapping[str, Any]]:
         """The ``append_output`` entries that match ``rule``."""
         out = []
         for entry in self._append_output:
@@ -517,6 +524,17 @@ class RulesEngine:
                     if "add_output" in spec.properties and name == spec.name:
                         text += f" {name.replace('.', '_')}=%{name}"
         return text
+
+    def _extra_field_formats(self, rule: CompiledRule | RuleInfo) -> list[str]:
+        """The formats of the ``extra_fields`` that append_output gives ``rule``."""
+        out = []
+        for entry in self._append_entries(rule):
+            for ef in entry.get("extra_fields") or ():
+                if isinstance(ef, Mapping):
+                    out += [str(fmt) for fmt in ef.values()]
+                else:
+                    out.append("%" + str(ef))
+        return out
 
     def _match_for(self, rule: CompiledRule, fields: Any) -> Match:
         text = self.effective_output(rule)
