@@ -199,6 +199,33 @@ def test_validate_and_list(env):
     assert r.returncode == 0 and "Pod deleted" in r.stdout and "Tiny even" in r.stdout
 
 
+def test_rules_files_load_one_by_one_and_the_first_failure_is_the_error(env):
+    """As Falco's load_rules_files: each file is logged with its schema validation and loaded;
+    a file's warnings are logged as its own result; the first file that fails is the error, on
+    its own, and the files after it are not loaded."""
+    d = env.tmp
+    warn = d / "a_warn.yaml"
+    warn.write_text("- list: unused\n  items: [x]\n- macro: m\n  condition: ka.verb=get\n"
+                    "- rule: uses m\n  desc: d\n  condition: m\n  output: o\n"
+                    "  priority: INFO\n  source: k8s_audit\n")
+    bad = d / "b_bad.yaml"
+    bad.write_text("- rule: broken\n  desc: d\n  condition: ka.verb = create and\n"
+                   "  output: o\n  priority: INFO\n  source: k8s_audit\n")
+    never = d / "c_never.yaml"
+    never.write_text("[]\n")
+    cfg = env.config(f"plugins:\n  - name: k8saudit\n    open_params: '{env.audit}'\n")
+    r = env.run("-c", str(cfg), "-r", str(warn), "-r", str(bad), "-r", str(never),
+                "--disable-source=syscall", "--dry-run")
+    assert r.returncode == 1
+    assert f"   {warn} | schema validation: ok" in r.stderr
+    assert f"   {bad} | schema validation: ok" in r.stderr and str(never) not in r.stderr
+    assert f"{warn}: Ok, with warnings\n1 Warnings:" in r.stderr
+    assert "LOAD_UNUSED_LIST" in r.stderr
+    error = r.stderr[r.stderr.index("Error: "):]
+    assert error.startswith(f"Error: {bad}: Invalid\n1 Errors:\n")
+    assert str(warn) not in error and "LOAD_ERR_COMPILE_CONDITION" in error
+
+
 def test_config_errors(env):
     cfg = env.both()
     r = env.run("-c", str(cfg), "-r", str(env.rules), "-o", "engine.kind=warp")

@@ -592,25 +592,34 @@ def load_rules_files(s: State) -> RunResult:
         c.name: hashlib.sha256(c.text.encode("utf-8")).hexdigest() for c in contents
     }
     result = s.engine.load(contents)
-    # Falco logs each file with its rules-schema validation as it loads it (a failed schema
-    # validation is a warning; the load goes on)
+    # As Falco, file by file: the file with its rules-schema validation (a failure is only a
+    # warning), then its load result's warnings; the first file that fails to load ends it,
+    # and its result alone is the error.
     log.info("Loading rules from:")
-    checked = {f.name: f.schema_warnings for f in getattr(result, "files", ())}
+    by_name = {f.name: f for f in getattr(result, "files", ())}
+    failed = None
     for p in paths:
-        warnings = checked.get(str(p))
-        if warnings:
-            log.warning("   %s | schema validation: %s", p, warnings[0])
+        fr = by_name.get(str(p))
+        if fr is not None and fr.schema_warnings:
+            log.warning("   %s | schema validation: %s", p, fr.schema_warnings[0])
         else:
             log.info("   %s | schema validation: ok", p)
+        if fr is None:
+            continue
+        if fr.errors:
+            failed = fr
+            break
+        if fr.warnings:
+            log.warning("%s", fr.as_text(verbose=True).rstrip("\n"))
     # Falco: an unsatisfied plugin requirement takes precedence over rule errors (which it
     # often causes: unknown fields of a plugin that is not loaded)
     req_err = _plugin_requirements_error(s)
     if req_err:
         return RunResult.fatal(req_err)
-    if not result.ok:
+    if failed is not None:
+        return RunResult.fatal(failed.as_text(verbose=True).rstrip("\n"))
+    if not result.ok:  # a result without per-file detail
         return RunResult.fatal(result.as_text(verbose=True).rstrip("\n"))
-    if result.warnings:
-        log.warning("%s", result.as_text(verbose=True).rstrip("\n"))
     for sel in s.settings.rules_selection:
         verb = "Enabling" if sel.enabled else "Disabling"
         if sel.rule:
