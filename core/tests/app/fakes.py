@@ -63,18 +63,41 @@ class CompiledRule:
 
 
 @dataclass
-class LoadResult:
-    ok: bool = True
+class FileResult:
+    """The shape of pyfalco.rules.FileResult the app reads."""
+
+    name: str
     errors: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
-    names: list[str] = field(default_factory=list)
+    schema_warnings: list[str] | None = None
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
 
     def as_text(self, verbose: bool = False) -> str:
-        return "\n".join(f"{n}: {'Ok' if self.ok else 'Invalid'}" for n in self.names) + (
-            "\n" + "\n".join(self.errors) if self.errors else "")
+        head = f"{self.name}: {'Ok' if self.ok else 'Invalid'}"
+        return "\n".join([head, *self.errors, *self.warnings])
+
+
+@dataclass
+class LoadResult:
+    files: list[FileResult] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return all(f.ok for f in self.files)
+
+    @property
+    def warnings(self) -> list[str]:
+        return [w for f in self.files for w in f.warnings]
+
+    def as_text(self, verbose: bool = False) -> str:
+        return "\n".join(f.as_text(verbose) for f in self.files)
 
     def as_json(self) -> dict:
-        return {"falco_load_results": [{"name": n, "successful": self.ok} for n in self.names]}
+        return {"falco_load_results": [{"name": f.name, "successful": f.ok}
+                                       for f in self.files]}
 
 
 class Match:
@@ -133,8 +156,8 @@ class RulesEngine:
         self.append_output = list(entries)
 
     def load(self, contents):
-        res = LoadResult(names=[c.name for c in contents])
-        for c in contents:
+        res = LoadResult(files=[FileResult(c.name) for c in contents])
+        for c, fr in zip(contents, res.files, strict=True):
             for item in yaml.safe_load(c.text) or []:
                 if "required_plugin_versions" in item:
                     for req in item["required_plugin_versions"]:
@@ -146,7 +169,7 @@ class RulesEngine:
                     continue
                 src = item.get("source", "syscall")
                 if src not in self.loaded_sources:
-                    res.warnings.append(f"Unknown source {src}, skipping")
+                    fr.warnings.append(f"Unknown source {src}, skipping")
                     continue
                 self._rules.append(CompiledRule(
                     name=item["rule"], desc=item.get("desc", ""),

@@ -596,16 +596,12 @@ def load_rules_files(s: State) -> RunResult:
     # warning), then its load result's warnings; the first file that fails to load ends it,
     # and its result alone is the error.
     log.info("Loading rules from:")
-    by_name = {f.name: f for f in getattr(result, "files", ())}
     failed = None
-    for p in paths:
-        fr = by_name.get(str(p))
-        if fr is not None and fr.schema_warnings:
+    for p, fr in zip(paths, result.files, strict=True):
+        if fr.schema_warnings:
             log.warning("   %s | schema validation: %s", p, fr.schema_warnings[0])
         else:
             log.info("   %s | schema validation: ok", p)
-        if fr is None:
-            continue
         if fr.errors:
             failed = fr
             break
@@ -618,8 +614,6 @@ def load_rules_files(s: State) -> RunResult:
         return RunResult.fatal(req_err)
     if failed is not None:
         return RunResult.fatal(failed.as_text(verbose=True).rstrip("\n"))
-    if not result.ok:  # a result without per-file detail
-        return RunResult.fatal(result.as_text(verbose=True).rstrip("\n"))
     for sel in s.settings.rules_selection:
         verb = "Enabling" if sel.enabled else "Disabling"
         if sel.rule:

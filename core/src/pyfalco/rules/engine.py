@@ -228,11 +228,9 @@ class RulesEngine:
             loader.warn("LOAD_DEPRECATED_ITEM", CONTAINER_INFO_WARNING, ctx)
             rule.written_output = rule.output  # -L shows the output as written
             rule.output = out_text
-        # as Falco: the output validated at load is the effective one (append_output's
-        # extra_output appended, its extra_fields formats too)
-        checked = [out_text + "".join(" " + str(e["extra_output"])
-                                      for e in self._append_entries(rule) if e.get("extra_output"))]
-        checked += self._extra_field_formats(rule)
+        # as Falco: the output validated at load is the effective one (append_output
+        # applied), and the formats of its extra_fields
+        checked = [self.effective_output(rule), *self._extra_field_formats(rule)]
         key = (rule.source, fingerprint, tuple(checked), rule.warn_evttypes)
         cached = self._compile_cache.get(key)
         if cached is None:
@@ -512,7 +510,7 @@ class RulesEngine:
             out.append(entry)
         return out
 
-    def effective_output(self, rule: CompiledRule) -> str:
+    def effective_output(self, rule: CompiledRule | RuleInfo) -> str:
         """The rule's output format with ``append_output`` applied (what alerts render)."""
         fields = self.catalog.fields(rule.source)
         text = rule.output
