@@ -145,6 +145,33 @@ class Event:
             self._obj = obj
         return None if obj is Event._MISSING else obj
 
+    #: :meth:`json_member`: the payload is a JSON object without that member.
+    JSON_ABSENT: Any = type("JsonAbsent", (), {"__repr__": lambda self: "JSON_ABSENT"})()
+    #: :meth:`json_member`: the payload is not a JSON object (an array, a scalar, not JSON).
+    JSON_NOT_OBJECT: Any = type("JsonNotObject", (), {"__repr__": lambda self: "JSON_NOT_OBJECT"})()
+
+    def json_member(self, key: str) -> Any:
+        """The member ``key`` of the payload's top-level JSON object, :data:`JSON_ABSENT` when
+        it has none, :data:`JSON_NOT_OBJECT` when the payload is no JSON object.
+
+        The json fields' fast path (``json.value[/stage]``). A source that parses only some
+        members of its payloads (k8saudit) overrides it, so that reading one of those members
+        does not parse the whole payload; the answer must equal ``json().get(key)``."""
+        obj = self.json()
+        if type(obj) is dict:
+            return obj.get(key, Event.JSON_ABSENT)
+        return Event.JSON_NOT_OBJECT
+
+    def json_shape(self) -> str | None:
+        """``"object"``, ``"array"`` or None (any other JSON value, or not JSON): what the json
+        fields check before giving a value. Overridden with :meth:`json_member`."""
+        obj = self.json()
+        if type(obj) is dict:
+            return "object"
+        if type(obj) is list:
+            return "array"
+        return None
+
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.source}#{self.num} {self.type} ts={self.ts}>"
 

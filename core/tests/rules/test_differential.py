@@ -12,8 +12,14 @@ import ipaddress
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pyfalco.rules import FieldCatalog
-from pyfalco.rules.codegen import compile_dispatch, compile_rule, fold_event_type
-from pyfalco.rules.compile import ConditionCompiler
+from pyfalco.rules.codegen import (
+    KeyedDispatch,
+    compile_dispatch,
+    compile_rule,
+    fold_event_type,
+    key_operands,
+)
+from pyfalco.rules.compile import ConditionCompiler, IAnd, ICheck
 from pyfalco.rules.interp import evaluate
 from pyfalco.rules.parser import parse
 
@@ -224,3 +230,103 @@ def test_shared_prefix_is_evaluated_once_and_a_raising_one_falls_back_in_order()
     fn, _ = compile_dispatch([(ir, i) for i, ir in enumerate(irs)], True, fallback)
     assert fn(FakeEvent("open", **{"fd.num": 3})) == [1]
     assert fallen == [0, 1]  # in rule order, stopping at the first match
+
+
+# -- keyed dispatch (plugin sources): specialized per value of the key fields ----------------
+
+KEY_CHECKS = ["proc.name = cat", "proc.name in (cat, bash)", "proc.name != sshd",
+              "fd.num = 1", "fd.num in (1, 2)", "not proc.name = bash", "fd.num != 3"]
+
+
+@st.composite
+def keyed_rules(draw) -> list[str]:
+    """Rules whose leading operands test a few scalar fields against constants (``kevt and
+    kcreate and pod ...``), so that key_operands finds key fields."""
+    out = []
+    for _ in range(draw(st.integers(2, 6))):
+        head = draw(st.lists(st.sampled_from(KEY_CHECKS), min_size=1, max_size=3))
+        tail = draw(st.lists(conditions(), max_size=2))
+        out.append(" and ".join(f"({c})" for c in head + tail))
+    return out
+
+
+def assert_keyed_matches_interpreter(conds: list[str], evs: list[FakeEvent], first: bool,
+                                     max_specialized: int | None = None) -> KeyedDispatch:
+    irs = [ConditionCompiler(FIELDS).compile(parse(c)) for c in conds]
+    # the chosen key fields, or (too few rules share one) the scalar fields of the first rule:
+    # any field is a valid key, key_operands only picks the ones worth it
+    keys = key_operands(irs) or [
+        n.left for n in (irs[0].children if isinstance(irs[0], IAnd) else [irs[0]])
+        if isinstance(n, ICheck) and not n.left.is_list and not n.left.match][:2]
+    assert keys, conds
+
+    def fallback(i: int, ev: FakeEvent) -> bool:
+        return evaluate(irs[i], ev)
+
+    generic, _ = compile_dispatch([(ir, i) for i, ir in enumerate(irs)], first, fallback)
+    keyed = KeyedDispatch([(ir, i) for i, ir in enumerate(irs)], first, fallback, keys, generic)
+    if max_specialized is not None:
+        keyed.MAX_SPECIALIZED = max_specialized
+    for e in evs * 2:  # the second time through the specialized functions already built
+        expected = [i for i, ir in enumerate(irs) if evaluate(ir, e)]
+        if first:
+            expected = expected[:1]
+        assert keyed.function(e) == expected, (conds, e.values, [k.key for k in keys])
+    return keyed
+
+
+@settings(max_examples=150, deadline=None, database=None,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(conds=keyed_rules(), evs=st.lists(events(), min_size=1, max_size=6), first=st.booleans(),
+       cap=st.sampled_from([None, 0, 1]))
+def test_keyed_dispatch_matches_interpreter(conds: list[str], evs: list[FakeEvent], first: bool,
+                                            cap: int | None) -> None:
+    """Every event gets the matches of interpreting the rules in order, whether its key values
+    have a specialized function yet, get one, or meet a full table (``cap``)."""
+    assert_keyed_matches_interpreter(conds, evs, first, cap)
+
+
+def test_key_operands_are_the_fields_most_rules_select_on() -> None:
+    irs = [ConditionCompiler(FIELDS).compile(parse(c)) for c in (
+        "proc.name = cat and fd.num = 1 and fd.name exists",
+        "proc.name in (cat, bash) and fd.name exists",
+        "not proc.name = sshd and fd.name exists and fd.num > 2",
+        "fd.name startswith /etc and fd.name exists",
+        "(proc.name = cat or fd.num = 1)")]
+    # proc.name: an equality test at the top of 3 rules of 5; fd.num in 1 only (one rule is not
+    # enough); fd.name only with exists/startswith (not a selecting test); the or is no conjunct
+    assert [op.key for op in key_operands(irs)] == ["proc.name"]
+    assert key_operands(irs[3:]) == []
+
+
+def test_keyed_dispatch_builds_once_per_key_and_falls_back_to_generic() -> None:
+    conds = ["proc.name = cat and fd.num = 1", "proc.name = bash", "proc.name in (cat, sh)"]
+    cat1, cat2 = (FakeEvent("open", **{"proc.name": "cat", "fd.num": n}) for n in (1, 2))
+    bash, sh, nothing = (FakeEvent("open", **{"proc.name": n}) for n in ("bash", "sh", None))
+    keyed = assert_keyed_matches_interpreter(conds, [cat1, cat2, bash, nothing], False)
+    assert sorted(keyed.specialized, key=str) == [("bash",), ("cat",), (None,)]
+    assert keyed.overflow == 0
+    keyed.MAX_SPECIALIZED = 3
+    assert keyed.function(sh) == [2]  # the table is full: the generic function answers
+    assert keyed.overflow == 1 and ("sh",) not in keyed.specialized
+
+    class Unhashable(list):
+        __hash__ = None  # type: ignore[assignment]
+
+    def boom(evt: FakeEvent) -> str:
+        raise RuntimeError("extractor failed")
+
+    irs = [ConditionCompiler(FIELDS).compile(parse(c)) for c in conds]
+    keys = key_operands(irs)
+    generic_calls: list[FakeEvent] = []
+
+    def generic(e: FakeEvent) -> list[int]:
+        generic_calls.append(e)
+        return ["generic"]  # type: ignore[list-item]
+
+    for fn in (boom, lambda evt: Unhashable()):
+        keys[0].fn = fn
+        k = KeyedDispatch([(ir, i) for i, ir in enumerate(irs)], False, lambda i, e: False,
+                          keys, generic)
+        assert k.function(cat1) == ["generic"] and k.specialized == {}
+    assert len(generic_calls) == 2

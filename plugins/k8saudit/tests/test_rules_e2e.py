@@ -16,7 +16,7 @@ import pyfalco_k8saudit.plugin
 import pytest
 from pyfalco.plugins import collect, get_plugin_manager
 from pyfalco.rules import FieldCatalog, RulesContent, RulesEngine
-from pyfalco_k8saudit import DEFAULT_RULES_PATH, make_event, split_jsonl
+from pyfalco_k8saudit import DEFAULT_RULES_PATH, SplitStats, make_event, split_jsonl
 from pyfalco_k8saudit.config import K8sAuditConfig
 from pyfalco_k8saudit.source import open_instance
 
@@ -142,3 +142,34 @@ def test_webhook_to_alerts(scheme: str, upstream_rules: Path, trace_events, pki:
         inst.close()
     assert got == expected
     assert sum(map(len, got)) > 30
+
+
+@pytest.mark.parametrize("matching", ["first", "all"])
+def test_keyed_evaluation_matches_the_interpreter(upstream_rules: Path, traces: Path,
+                                                  matching: str) -> None:
+    """k8s_audit rules are indexed by the values they select on (stage, verb, resource): on
+    every real trace event, read the fast way (file lines) and the whole way, the evaluator
+    answers what interpreting every rule in order answers."""
+    from pyfalco.rules.interp import evaluate
+    from pyfalco_k8saudit.payload import events_from_lines
+
+    engine = engine_for(upstream_rules)
+    ev = engine.evaluator("k8s_audit", rule_matching=matching)
+    lines = []
+    for path in sorted(traces.glob("*.json")):
+        events, _ = split_jsonl(path.read_bytes(), max_event_size=1 << 20)
+        lines += [orjson.dumps(e.obj) for e in events]
+    fast: list = []
+    events_from_lines(lines, fast, max_event_size=1 << 20, stats=SplitStats(), plugin_id=1,
+                      where=str)
+    whole = [make_event(ae) for line in lines
+             for ae in split_jsonl(line, max_event_size=1 << 20)[0]]
+    rules = ev.rules
+    for evt in [*fast, *whole] * 2:  # twice: the specialized functions once built
+        expected = [r.name for r in rules if evaluate(r.ir, evt)]
+        got = [m.rule.name for m in ev.process(evt)]
+        assert got == (expected[:1] if matching == "first" else expected), evt.data[:200]
+    keyed = ev._keyed["pluginevent"]
+    assert [op.key for op in keyed.keys] == ["jevt.value[/stage]", "ka.verb",
+                                             "ka.target.resource"]
+    assert 10 < len(keyed.specialized) < 60 and keyed.overflow == 0

@@ -15,6 +15,7 @@ from typing import Any
 
 from ..api import Event
 from .compile import IAnd, ICheck, INot, IOr, Operand
+from .interp import check_value
 from .values import NET_TYPES, STRING_TYPES
 
 _MISSING = object()
@@ -117,28 +118,54 @@ def fold_event_type(node: Any, etype: str, evt_type_spec: Any) -> Any:
     """``node`` with every ``evt.type`` check decided for events of type ``etype`` (True or
     False), constants folded. Only checks on the core's own ``evt.type`` field are decided:
     its value is exactly ``event.type``."""
+
+    def decide(check: ICheck) -> bool | None:
+        left = check.left
+        if (left.spec is not evt_type_spec or left.transformed or check.right is not None
+                or check.mod is not None):
+            return None
+        op = check.op
+        if op in ("=", "=="):
+            return etype == check.value
+        if op == "!=":
+            return etype != check.value
+        if op in ("in", "intersects"):
+            return etype in check.value
+        if op == "exists":
+            return True
+        return None
+
+    return fold(node, decide)
+
+
+def fold_values(node: Any, values: dict[str, Any]) -> Any:
+    """``node`` with every check of a field operand whose value is known decided, constants
+    folded: ``values`` maps operand keys (``Operand.key``) to the value that operand has for
+    the events at hand. Checks are decided by the interpreter (the reference semantics)."""
+
+    def decide(check: ICheck) -> bool | None:
+        key = check.left.key
+        if check.right is not None or key not in values:
+            return None
+        return bool(check_value(check, values[key], None))
+
+    return fold(node, decide)
+
+
+def fold(node: Any, decide: Callable[[ICheck], bool | None]) -> Any:
+    """``node`` with the checks ``decide`` answers (True/False; None: unknown) replaced by their
+    answer and the ``and``/``or``/``not`` above them folded: a rule may become a constant."""
     if isinstance(node, ICheck):
-        left = node.left
-        if (left.spec is evt_type_spec and not left.transformed and node.right is None
-                and node.mod is None):
-            op = node.op
-            if op in ("=", "=="):
-                return etype == node.value
-            if op == "!=":
-                return etype != node.value
-            if op in ("in", "intersects"):
-                return etype in node.value
-            if op == "exists":
-                return True
-        return node
+        answer = decide(node)
+        return node if answer is None else answer
     if isinstance(node, INot):
-        child = fold_event_type(node.child, etype, evt_type_spec)
+        child = fold(node.child, decide)
         return (not child) if isinstance(child, bool) else INot(child)
     if isinstance(node, (IAnd, IOr)):
         is_and = isinstance(node, IAnd)
         kids = []
         for c in node.children:
-            f = fold_event_type(c, etype, evt_type_spec)
+            f = fold(c, decide)
             if isinstance(f, bool):
                 if f != is_and:  # False in an and, True in an or: decides the node
                     return f
@@ -321,3 +348,97 @@ def compile_rule(ir: Any, name: str = "rule", filename: str = "<rule>"
     scope = dict(ns)
     exec(code, scope)  # noqa: S102 - source built only from repr()'d literals and our names
     return scope[name], src
+
+
+#: a keyed dispatch specializes on at most this many fields
+MAX_KEY_FIELDS = 3
+#: ... each tested against constants at the top of at least this share of the rules
+KEY_FIELD_SHARE = 0.25
+#: the operators of such tests: what a field with few distinct values (a verb, a resource,
+#: a stage) is tested with
+_KEY_OPS = frozenset({"=", "==", "!=", "in"})
+
+
+def key_operands(irs: list[Any]) -> list[Operand]:
+    """The fields a :class:`KeyedDispatch` over the conditions ``irs`` specializes on: the
+    scalar fields most rules test against constants in a top-level ``and`` operand (``kevt and
+    kcreate and pod ...``: the stage, the verb, the resource). Empty when no field qualifies."""
+    counts: Counter[str] = Counter()
+    operands: dict[str, Operand] = {}
+    for ir in irs:
+        seen: set[str] = set()
+        for c in _conjuncts(ir):
+            n = c.child if isinstance(c, INot) else c
+            if (isinstance(n, ICheck) and n.right is None and n.op in _KEY_OPS and n.mod is None
+                    and not n.left.is_list and not n.left.match and n.left.key not in seen):
+                seen.add(n.left.key)
+                counts[n.left.key] += 1
+                operands[n.left.key] = n.left
+    need = max(2, -(-len(irs) * KEY_FIELD_SHARE // 1))
+    return [operands[k] for k, n in counts.most_common(MAX_KEY_FIELDS) if n >= need]
+
+
+class KeyedDispatch:
+    """A dispatch function specialized per value of a few key fields (:func:`key_operands`).
+
+    Per event, the key fields are extracted once; the first event of each combination of their
+    values builds a dispatch function for it (:func:`compile_dispatch`) where the checks of
+    those fields are decided (:func:`fold_values`): the rules that cannot match are gone and the
+    rest no longer test them. The event types index syscall rules the same way; this is that
+    index for sources whose events all have one type (plugin sources), keyed by the values
+    their rules select on.
+
+    At most :attr:`MAX_SPECIALIZED` combinations are specialized; events of further ones, and
+    events whose key fields fail to extract or are not hashable, run the ``generic`` function.
+    Both give the same matches: the folding uses the interpreter's semantics and extractors are
+    functions of the event."""
+
+    MAX_SPECIALIZED = 1024
+
+    def __init__(self, rules: list[tuple[Any, Any]], first: bool,
+                 fallback: Callable[..., bool], keys: list[Operand],
+                 generic: Callable[[Event], list[Any]]) -> None:
+        self.rules = rules
+        self.first = first
+        self.fallback = fallback
+        self.keys = keys
+        self.generic = generic
+        self.specialized: dict[tuple[Any, ...], Callable[[Event], list[Any]]] = {}
+        #: events of a combination met once the table was full (they ran ``generic``)
+        self.overflow = 0
+        self.function = self._generate()
+
+    def _generate(self) -> Callable[[Event], list[Any]]:
+        ns: dict[str, Any] = {"get": self.specialized.get, "generic": self.generic,
+                              "miss": self._miss}
+        for i, op in enumerate(self.keys):
+            ns[f"f{i}"] = op.fn
+        params = ", ".join(f"{k}={k}" for k in ns)
+        key = ", ".join(f"f{i}(e)" for i in range(len(self.keys)))
+        src = "\n".join([
+            f"def keyed(e, {params}):",
+            "    try:",
+            f"        k = ({key},)",
+            "    except Exception:",
+            "        return generic(e)",
+            "    try:",
+            "        fn = get(k)",
+            "    except TypeError:",
+            "        return generic(e)",
+            "    if fn is None:",
+            "        fn = miss(k)",
+            "    return fn(e)",
+        ]) + "\n"
+        scope = dict(ns)
+        exec(compile(src, "<keyed dispatch>", "exec"), scope)  # noqa: S102 - our own names only
+        return scope["keyed"]  # type: ignore[no-any-return]
+
+    def _miss(self, key: tuple[Any, ...]) -> Callable[[Event], list[Any]]:
+        if len(self.specialized) >= self.MAX_SPECIALIZED:
+            self.overflow += 1
+            return self.generic
+        values = {op.key: v for op, v in zip(self.keys, key, strict=True)}
+        folded = [(fold_values(ir, values), m) for ir, m in self.rules]
+        fn, _ = compile_dispatch(folded, self.first, self.fallback, "specialized")
+        self.specialized[key] = fn
+        return fn

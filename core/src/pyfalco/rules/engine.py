@@ -12,7 +12,7 @@ from ..api import SYSCALL_SOURCE, Event
 from ..errors import ConfigError
 from ..priority import Priority
 from . import ast
-from .codegen import compile_dispatch, compile_rule, fold_event_type
+from .codegen import KeyedDispatch, compile_dispatch, compile_rule, fold_event_type, key_operands
 from .collector import ListInfo, MacroInfo, RuleInfo, parse_semver
 from .compile import ConditionCompiler
 from .evttypes import ALL, NO_EVTTYPE_THRESHOLD, EvtSet, event_types
@@ -117,6 +117,7 @@ class SourceEvaluator:
         self.first = rule_matching == "first"
         self._entries = entries
         self._dispatch: dict[str, Any] = {}
+        self._keyed: dict[str, KeyedDispatch] = {}
         self._errors = ExtractionErrors()
         self.rule_errors = 0
         self.event_types: frozenset[str] | None = self._types()
@@ -146,6 +147,15 @@ class SourceEvaluator:
             return self._fallback(entries[i][0], event)
 
         fn, _src = compile_dispatch(irs, self.first, fallback, "dispatch")
+        if self.source != SYSCALL_SOURCE:
+            # one event type for every event: index by the values the rules select on instead
+            # (syscall rules have the event types; their key fields, process names and the
+            # like, take too many values)
+            keys = key_operands([ir for ir, _ in irs])
+            if keys:
+                keyed = KeyedDispatch(irs, self.first, fallback, keys, fn)
+                self._keyed[etype] = keyed
+                fn = keyed.function
         self._dispatch[etype] = fn
         return fn
 

@@ -31,13 +31,20 @@ def extract(op: Operand, evt: Event, errors: ExtractionErrors | None = None) -> 
 
 
 def check(node: ICheck, evt: Event, errors: ExtractionErrors | None = None) -> bool:
-    v = extract(node.left, evt, errors)
+    return check_value(node, extract(node.left, evt, errors), evt, errors)
+
+
+def check_value(node: ICheck, v: Any, evt: Event | None,
+                errors: ExtractionErrors | None = None) -> bool:
+    """``node`` for the left operand's value ``v`` (None: no value). ``evt`` is only read for a
+    right-hand field operand."""
     if v is None:
         return False
     if node.op == "exists":
         return True
     match = node.left.match
     if node.right is not None:
+        assert evt is not None
         r = extract(node.right, evt, errors)
         if r is None:
             return False

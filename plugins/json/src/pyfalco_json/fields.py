@@ -1,7 +1,9 @@
 """The ``json.*`` fields (and their ``jevt.*`` aliases), valid for every source.
 
 The payload is read through ``Event.json()``, so it is parsed at most once per event and not at
-all when the source handed the parsed object in (k8saudit does). A payload that is not a JSON
+all when the source handed the parsed object in; ``json.value`` of a top-level member and
+``json.rawtime`` ask ``Event.json_member()``/``json_shape()``, which a source may answer without
+parsing the whole payload (k8saudit does). A payload that is not a JSON
 object or array has no value for any field (upstream: "invalid json format").
 """
 
@@ -66,6 +68,8 @@ def _lookup(doc: Any, tokens: tuple[str | int, ...]) -> Any:
 
 
 _MISSING: Any = object()
+_ABSENT = Event.JSON_ABSENT
+_NOT_OBJECT = Event.JSON_NOT_OBJECT
 
 
 def _bind_value(arg: Any) -> Extractor:
@@ -75,24 +79,40 @@ def _bind_value(arg: Any) -> Extractor:
         (key,) = tokens
 
         def one_key(evt: Event) -> str | None:
-            doc = evt.json()
-            if type(doc) is dict:
-                v = doc.get(key, _MISSING)
-                if v is _MISSING:
-                    return None
-                return v if type(v) is str else render_value(v)
-            if type(doc) is list:
-                v = _lookup(doc, tokens)
-                return None if v is _MISSING else render_value(v)
-            return None
+            # json_member: a source may answer it without parsing the whole payload
+            v = evt.json_member(key)
+            if v is _ABSENT:
+                return None
+            if v is _NOT_OBJECT:
+                doc = evt.json()
+                if type(doc) is list:
+                    v = _lookup(doc, tokens)
+                    return None if v is _MISSING else render_value(v)
+                return None
+            return v if type(v) is str else render_value(v)
 
         return one_key
 
+    if not tokens:
+        def whole(evt: Event) -> str | None:
+            doc = _document(evt)
+            return None if doc is None else render_value(doc)
+
+        return whole
+    first, rest = tokens[0], tokens[1:]
+
     def value(evt: Event) -> str | None:
-        doc = _document(evt)
-        if doc is None:
+        # the first step through json_member, as one_key; the rest within that member
+        v = evt.json_member(first)
+        if v is _ABSENT:
             return None
-        v = _lookup(doc, tokens)
+        if v is _NOT_OBJECT:
+            doc = evt.json()
+            if type(doc) is not list:
+                return None
+            v = _lookup(doc, tokens)
+        else:
+            v = _lookup(v, rest)
         return None if v is _MISSING else render_value(v)
 
     return value
@@ -110,7 +130,7 @@ def _extract_obj(evt: Event) -> str | None:
 
 
 def _extract_rawtime(evt: Event) -> str | None:
-    if _document(evt) is None:
+    if evt.json_shape() is None:
         return None
     return str(evt.ts)
 

@@ -20,6 +20,8 @@ from urllib.parse import unquote, urlsplit
 import orjson
 from pyfalco.api import Event, FieldArg, FieldSpec, FieldType
 
+from .payload import PARTIAL_MEMBERS, Raw, _decode_raw, member, raw_path
+
 _dumps = orjson.dumps
 _MISSING: Any = object()
 _BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
@@ -37,6 +39,8 @@ def render(value: Any) -> str:
         return value
     if type(value) is int:  # the same text as JSON, without a dumps
         return str(value)
+    if type(value) is Raw:  # a member not decoded yet (its text may have other whitespace)
+        value = _decode_raw(value)
     return _dumps(value).decode()
 
 
@@ -59,9 +63,14 @@ def _walk(obj: Any, keys: tuple[str, ...]) -> Any:
     for k in keys:
         if type(obj) is not dict:
             return _MISSING
-        obj = obj.get(k, _MISSING)
-        if obj is _MISSING:
+        v = obj.get(k, _MISSING)
+        if v is _MISSING:
             return _MISSING
+        if type(v) is Raw:  # requestObject/responseObject of a file line (k is keys[0])
+            if k in PARTIAL_MEMBERS and len(keys) > 1:
+                return raw_path(v, keys[1:], _MISSING)
+            v = member(obj, k)
+        obj = v
     return obj
 
 
@@ -99,7 +108,11 @@ def _scalar(*keys: str) -> Callable[[Event], str | None]:
                 return None
             sub = obj.get(k1)
             if type(sub) is not dict:
-                return None
+                if type(sub) is not Raw:
+                    return None
+                sub = member(obj, k1)
+                if type(sub) is not dict:
+                    return None
             v = sub.get(k2, _MISSING)
             if v is _MISSING:
                 return None

@@ -10,13 +10,15 @@ counted in :class:`SplitStats` with upstream's message, never dropped silently.
 from __future__ import annotations
 
 import calendar
+import functools
 import gc
 import re
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypedDict
 
+import msgspec
 import orjson
 from pyfalco.api import Event
 
@@ -32,6 +34,78 @@ MSG_NO_TIMESTAMP = "can't read stageTimestamp"
 
 _loads = orjson.loads
 _dumps = orjson.dumps
+
+
+class AuditMembers(TypedDict, total=False):
+    """The members of an audit.k8s.io Event that ``ka.*`` fields read, as a file line's fast
+    path decodes them (:func:`events_from_lines`): ``requestObject`` and ``responseObject``,
+    most of an event's bytes and read by few rules, stay their JSON text (``msgspec.Raw``,
+    validated as JSON while skipped) until a field reads them (:func:`member`). Members not
+    listed here are not decoded: the json fields and anything else that needs the whole
+    object parse ``Event.data`` (``K8sAuditEvent.json_member``)."""
+
+    kind: Any
+    apiVersion: Any
+    level: Any
+    auditID: Any
+    stage: Any
+    requestURI: Any
+    verb: Any
+    user: Any
+    impersonatedUser: Any
+    sourceIPs: Any
+    userAgent: Any
+    objectRef: Any
+    responseStatus: Any
+    requestObject: msgspec.Raw
+    responseObject: msgspec.Raw
+    requestReceivedTimestamp: Any
+    stageTimestamp: Any
+    annotations: Any
+
+
+MEMBER_NAMES = frozenset(AuditMembers.__annotations__)
+Raw = msgspec.Raw
+_decode_members = msgspec.json.Decoder(AuditMembers).decode
+_decode_raw = msgspec.json.Decoder().decode
+_MEMBERS_ERROR = msgspec.DecodeError  # ValidationError (not an object) is one too
+
+
+#: Raw members read through a path (``ka.resp.name``) are decoded along that path only: rules
+#: read one name of the response (the object as stored, often several kB), where they read
+#: many parts of the request (decoded whole on first read).
+PARTIAL_MEMBERS = frozenset({"responseObject"})
+
+
+@functools.lru_cache(maxsize=256)
+def _path_decoder(path: tuple[str, ...]) -> Callable[[Raw], Any]:
+    spec: Any = Any
+    for key in reversed(path):
+        spec = TypedDict("_Step", {key: spec}, total=False)  # type: ignore[operator]
+    return msgspec.json.Decoder(spec).decode
+
+
+def raw_path(raw: Raw, path: tuple[str, ...], missing: Any) -> Any:
+    """The value at ``path`` (object keys) within a raw member, decoding nothing else;
+    ``missing`` when a step is absent or not an object."""
+    try:
+        v = _path_decoder(path)(raw)
+    except msgspec.ValidationError:  # a step that is not an object
+        return missing
+    for key in path:
+        v = v.get(key, missing)
+        if v is missing:
+            return missing
+    return v
+
+
+def member(members: dict[str, Any], key: str) -> Any:
+    """``members[key]`` (KeyError when absent), a raw member decoded on first use (and kept
+    decoded: the event is read by one thread)."""
+    v = members[key]
+    if type(v) is Raw:
+        v = members[key] = _decode_raw(v)
+    return v
 
 # RFC 3339 with optional fraction (Go's time.RFC3339Nano accepts 1-9 digits).
 _RFC3339 = re.compile(
@@ -272,11 +346,17 @@ def split_jsonl(
 class K8sAuditEvent(Event):
     """A k8s_audit Event that also carries ``audit``: the audit object when it has an
     ``auditID``, else None — upstream's guard of every ``ka.*`` field, decided once per event
-    instead of once per field (the ``ka.*`` extractors read it without a method call)."""
+    instead of once per field (the ``ka.*`` extractors read it without a method call).
 
-    __slots__ = ("audit",)
+    Made either from the whole parsed object (``obj``), or from the :class:`AuditMembers` of a
+    file line (``members``, ``obj`` None): then ``audit`` is those members, with raw
+    ``requestObject``/``responseObject`` (read them through :func:`member`), and ``json()``
+    parses ``data`` only if something asks for the whole object."""
 
-    def __init__(self, data: bytes, *, ts: int, plugin_id: int, obj: dict[str, Any]) -> None:
+    __slots__ = ("audit", "_members")
+
+    def __init__(self, data: bytes, *, ts: int, plugin_id: int, obj: dict[str, Any] | None,
+                 members: dict[str, Any] | None = None) -> None:
         # Event.__init__'s assignments, inlined: this runs once per audit event and the
         # keyword call costs more than the rest of the construction (tests check that every
         # slot of Event is set, so a new one in the core is not missed).
@@ -288,7 +368,29 @@ class K8sAuditEvent(Event):
         self.plugin_id = plugin_id
         self.cache = None
         self._obj = obj
-        self.audit = obj if "auditID" in obj else None
+        if members is None:
+            members = obj
+        assert members is not None
+        self._members = members
+        self.audit = members if "auditID" in members else None
+
+    def json(self) -> Any:
+        obj = self._obj
+        if obj is None:  # made from members: parsed as they were (msgspec), at most once
+            obj = self._obj = _decode_raw(self.data)  # the line was checked as JSON
+        return obj
+
+    def json_member(self, key: str) -> Any:
+        members = self._members
+        if key in MEMBER_NAMES or members is self._obj:
+            v = members.get(key, Event.JSON_ABSENT)
+            if type(v) is Raw:
+                v = members[key] = _decode_raw(v)
+            return v
+        return super().json_member(key)  # a member the fast path did not decode
+
+    def json_shape(self) -> str | None:
+        return "object"  # both ways of making it start from a JSON object
 
 
 def make_event(audit_event: AuditEvent, *, plugin_id: int = 1) -> Event:
@@ -313,7 +415,32 @@ def events_from_lines(
     fit ``max_event_size``. ``where(i)`` names ``lines[i]`` in error messages; it is only
     called on errors. Blank lines give nothing and are not errors."""
     loads, decode_error, event, append = _loads, orjson.JSONDecodeError, K8sAuditEvent, out.append
+    decode_members, members_error = _decode_members, _MEMBERS_ERROR
     for i, line in enumerate(lines):
+        # The fast path: a line that is one Event, decoded as its AuditMembers (about half the
+        # cost of parsing it whole). Anything else, or any doubt, takes the general path below,
+        # which parses the line whole and reports what is wrong with it.
+        try:
+            members = decode_members(line)
+        except members_error:
+            pass
+        else:
+            stamp = members.get("stageTimestamp")
+            # the line is the event's bytes when nothing surrounds the object; skipped members
+            # are checked as JSON but not as UTF-8: non-ASCII lines are checked here
+            if (members.get("kind") == "Event" and type(stamp) is str
+                    and len(line) <= max_event_size and line[-1:] == b"}"
+                    and (line.isascii() or _is_utf8(line))):
+                try:
+                    ts = parse_rfc3339_ns(stamp)
+                except ValueError:
+                    pass  # the general path counts and reports it
+                else:
+                    evt = event(line, ts=ts, plugin_id=plugin_id, obj=None, members=members)
+                    if evt.audit is None:
+                        stats.no_auditid += 1
+                    append(evt)
+                    continue
         try:
             obj = loads(line)
         except decode_error as exc:
@@ -337,3 +464,11 @@ def events_from_lines(
                     continue
         out.extend(make_event(ae, plugin_id=plugin_id) for ae in audit_events_from_object(
             obj, stats, max_event_size=max_event_size, raw=line.strip()))
+
+
+def _is_utf8(data: bytes) -> bool:
+    try:
+        data.decode()
+    except UnicodeDecodeError:
+        return False
+    return True

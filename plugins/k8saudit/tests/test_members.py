@@ -1,0 +1,149 @@
+"""The file lines' fast path (payload.AuditMembers): an event decoded as its members, with
+raw requestObject/responseObject, gives every ka.* and json.* field the value the whole parsed
+object gives, and whatever the fast path cannot take goes the general way (same counts, same
+messages)."""
+
+from __future__ import annotations
+
+from collections import deque
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from pyfalco.api import Event
+from pyfalco_json.fields import FIELDS as JSON_FIELDS
+from pyfalco_k8saudit import FIELDS, K8sAuditEvent, SplitStats, split_jsonl
+from pyfalco_k8saudit.payload import MEMBER_NAMES, events_from_lines
+
+#: arguments that reach into the members the fast path keeps raw, and some it drops
+JSON_POINTERS = ["/stage", "stage", "/requestObject", "/requestObject/spec/containers/0/image",
+                 "/responseObject/metadata/name", "/metadata", "/timestamp", "/user/groups/0",
+                 "/annotations/authorization.k8s.io~1decision", "/nope", "0"]
+KA_ARGS = {"ka.uri.param": ["watch", "pretty"], "ka.req.pod.containers.image": [None, 0, 1],
+           "ka.req.role.rules.verbs": [None, 0]}
+
+
+def ka_args(f: Any) -> list[Any]:
+    if f.name in KA_ARGS:
+        return KA_ARGS[f.name]
+    if f.arg is None:
+        return [None]
+    return ["x"] if f.arg.key else [None, 0]
+
+
+def fast_events(lines: list[bytes]) -> tuple[list[Event], SplitStats]:
+    stats = SplitStats()
+    out: deque[Event] = deque()
+    events_from_lines(lines, out, max_event_size=1 << 20, stats=stats, plugin_id=1,
+                      where=lambda i: f"f:{i + 1}")
+    return list(out), stats
+
+
+def values(evt: Event) -> dict[str, Any]:
+    got: dict[str, Any] = {}
+    for f in FIELDS:
+        for a in ka_args(f):
+            got[f"{f.name}[{a}]"] = f.binder(a)(evt)
+    for f in JSON_FIELDS:
+        for a in (JSON_POINTERS if f.arg else [None]):
+            got[f"{f.name}[{a}]"] = f.binder(a)(evt)
+    return got
+
+
+def all_trace_lines(traces: Path) -> list[bytes]:
+    """Every real audit event of the trace files, one compact line each."""
+    lines = []
+    for path in sorted(traces.glob("*.json")):
+        events, _ = split_jsonl(path.read_bytes(), max_event_size=1 << 20)
+        lines += [orjson.dumps(e.obj) for e in events]
+    return lines
+
+
+def test_every_field_equals_the_whole_object_on_every_trace_event(traces: Path) -> None:
+    lines = all_trace_lines(traces)
+    events, stats = fast_events(lines)
+    assert len(events) == len(lines) and stats.dropped == 0
+    fast = sum(1 for e in events if e._obj is None)
+    assert fast == len(events)  # all took the fast path
+    for line, evt in zip(lines, events, strict=True):
+        obj = orjson.loads(line)
+        whole = K8sAuditEvent(line, ts=evt.ts, plugin_id=1, obj=obj)
+        # the members first (raw ones still raw), then the whole object's answers
+        assert values(evt) == values(whole), obj.get("auditID")
+        assert evt.json() == obj
+
+
+def test_members_are_decoded_once_and_only_when_read(traces: Path) -> None:
+    line = next(x for x in all_trace_lines(traces) if b'"requestObject"' in x)
+    (evt,), _ = fast_events([line])
+    assert type(evt.audit["requestObject"]).__name__ == "Raw"
+    assert evt._obj is None
+    assert evt.json_member("requestObject") == orjson.loads(line)["requestObject"]
+    assert type(evt.audit["requestObject"]) is dict  # kept decoded
+    assert evt._obj is None  # a known member never parses the whole line
+    evt.json_member("metadata")  # not a member the fast path decodes: the whole line
+    assert evt._obj == orjson.loads(line)
+
+
+def test_member_names_cover_every_top_level_key_the_ka_fields_read() -> None:
+    """A member the fast path drops would silently lose ka.* values: every top-level key an
+    extractor reads on a full event must be one of the AuditMembers."""
+    obj: dict[str, Any] = {"kind": "Event", "auditID": "a",
+                           "stageTimestamp": "2024-01-01T00:00:00Z"}
+
+    class Spy(dict):  # records the top-level keys read
+        seen: set[str] = set()
+
+        def get(self, key: Any, default: Any = None) -> Any:
+            Spy.seen.add(key)
+            return super().get(key, default)
+
+        def __getitem__(self, key: Any) -> Any:
+            Spy.seen.add(key)
+            return super().__getitem__(key)
+
+        def __contains__(self, key: Any) -> bool:
+            Spy.seen.add(key)
+            return super().__contains__(key)
+
+    spy = Spy(obj)
+    evt = K8sAuditEvent(orjson.dumps(obj), ts=1, plugin_id=1, obj=spy)
+    for f in FIELDS:
+        for a in ka_args(f):
+            f.binder(a)(evt)
+    assert Spy.seen and Spy.seen <= MEMBER_NAMES, Spy.seen - MEMBER_NAMES
+
+
+@pytest.mark.parametrize("line, counter, message", [
+    (b'{"kind":"Event","auditID":"a","stageTimestamp":"2024-01-01T00:00:00Z",'
+     b'"requestObject":{"a":"\xff"}}', "malformed", "f:1: malformed JSON: str is not valid UTF-8"),
+    (b'{"kind":"Event","auditID":"a","stageTimestamp":"2024-01-01T00:00:00Z",'
+     b'"requestObject":{"a":01}}', "malformed", "f:1: malformed JSON: number with leading zero"),
+    (b'{"kind":"Event","auditID":"a","stageTimestamp":"yesterday"}', "bad_timestamp",
+     "can't parse stageTimestamp"),
+    (b'{"kind":"Event","auditID":"a","stageTimestamp":5}', "bad_timestamp",
+     "can't read stageTimestamp"),
+    (b'{"kind":"Other","auditID":"a","stageTimestamp":"2024-01-01T00:00:00Z"}', "unrecognized",
+     "data not recognized as a k8s audit event"),
+    (b'[1]', "unrecognized", "data not recognized as a k8s audit event"),
+])
+def test_what_the_fast_path_cannot_take_is_reported_as_before(
+        line: bytes, counter: str, message: str) -> None:
+    events, stats = fast_events([line])
+    assert events == []
+    assert getattr(stats, counter) == 1 and stats.dropped == 1
+    assert stats.errors[0].startswith(message), stats.errors
+
+
+def test_valid_non_ascii_and_eventlist_lines() -> None:
+    evt = {"kind": "Event", "auditID": "é", "stageTimestamp": "2024-01-01T00:00:00Z",
+           "user": {"username": "jürgen"}, "requestObject": {"data": {"k": "ü"}}}
+    lst = {"kind": "EventList", "items": [dict(evt, auditID="1"), dict(evt, auditID="2")]}
+    events, stats = fast_events([orjson.dumps(evt), orjson.dumps(lst), b"", b"  "])
+    assert stats.dropped == 0
+    assert [e.audit["auditID"] for e in events] == ["é", "1", "2"]
+    assert events[0]._obj is None and events[1]._obj is not None
+    by_name = {f.name: f for f in FIELDS}
+    assert by_name["ka.user.name"].binder(None)(events[0]) == "jürgen"
+    assert by_name["ka.req.configmap.obj"].binder(None)(events[0]) == '{"k":"ü"}'
