@@ -147,3 +147,59 @@ def test_valid_non_ascii_and_eventlist_lines() -> None:
     by_name = {f.name: f for f in FIELDS}
     assert by_name["ka.user.name"].binder(None)(events[0]) == "jürgen"
     assert by_name["ka.req.configmap.obj"].binder(None)(events[0]) == '{"k":"ü"}'
+
+
+# -- webhook bodies ---------------------------------------------------------------------------
+
+def body_events(body: bytes, max_event_size: int = 1 << 20) -> tuple[list[Event], SplitStats]:
+    from pyfalco_k8saudit.payload import events_from_body
+
+    stats = SplitStats()
+    out: list[Event] = []
+    events_from_body(body, out, max_event_size=max_event_size, stats=stats, plugin_id=1,
+                     where="webhook request")
+    return out, stats
+
+
+def test_eventlist_body_gives_the_general_paths_events(traces: Path) -> None:
+    objs = [orjson.loads(line) for line in all_trace_lines(traces)]
+    body = orjson.dumps({"kind": "EventList", "apiVersion": "audit.k8s.io/v1", "items": objs})
+    events, stats = body_events(body)
+    assert stats.dropped == 0 and len(events) == len(objs)
+    assert all(e._obj is None for e in events)  # the fast path
+    general, _ = split_jsonl(body, max_event_size=1 << 20)
+    for evt, ae in zip(events, general, strict=True):
+        assert evt.data == ae.data and evt.ts == ae.ts
+        whole = K8sAuditEvent(ae.data, ts=ae.ts, plugin_id=1, obj=ae.obj)
+        assert values(evt) == values(whole)
+
+
+def test_body_items_that_cannot_be_events_are_counted_as_before() -> None:
+    ok = {"kind": "Event", "auditID": "a", "stageTimestamp": "2024-01-01T00:00:00Z"}
+    items = [ok, 5, dict(ok, stageTimestamp=None), dict(ok, stageTimestamp="noon"),
+             dict(ok, auditID="b" * 300), {k: v for k, v in ok.items() if k != "auditID"}]
+    body = orjson.dumps({"kind": "EventList", "items": items})
+    fast, fast_stats = body_events(body, max_event_size=200)
+    general, general_stats = split_jsonl(body, max_event_size=200)
+    assert [e.data for e in fast] == [ae.data for ae in general]
+    assert len(fast) == 2 and fast_stats.no_auditid == 1
+    for name in ("unrecognized", "bad_timestamp", "oversize", "no_auditid", "malformed"):
+        assert getattr(fast_stats, name) == getattr(general_stats, name), name
+    assert fast_stats.errors == general_stats.errors
+
+
+@pytest.mark.parametrize("body, n, fast", [
+    (b'{"kind":"Event","auditID":"a","stageTimestamp":"2024-01-01T00:00:00Z"}\n', 1, True),
+    (b'{\n  "kind": "EventList",\n  "items": [\n    {"kind": "Event", "auditID": "a",'
+     b' "stageTimestamp": "2024-01-01T00:00:00Z"}\n  ]\n}', 1, True),
+    (b'[{"kind":"Event","auditID":"a","stageTimestamp":"2024-01-01T00:00:00Z"}]', 1, False),
+    (b'{"kind":"EventList","items":{"a":1}}', 0, False),
+    (b'{"kind":"EventList","items":[{"kind":"Event","auditID":"\xff",'
+     b'"stageTimestamp":"2024-01-01T00:00:00Z"}]}', 0, False),
+])
+def test_other_bodies(body: bytes, n: int, fast: bool) -> None:
+    events, stats = body_events(body)
+    assert len(events) == n
+    assert all((e._obj is None) == fast for e in events)
+    if b"\xff" in body:
+        assert stats.malformed == 1 and "not valid UTF-8" in stats.errors[0]

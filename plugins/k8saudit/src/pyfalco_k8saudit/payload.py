@@ -259,16 +259,8 @@ def audit_events_from_object(
     instead of being serialised again (same JSON, possibly with other whitespace)."""
     out: list[AuditEvent] = []
     for obj in _iter_event_objects(value, stats):
-        stamp = obj.get("stageTimestamp")
-        if type(stamp) is not str:
-            stats.bad_timestamp += 1
-            stats.error(MSG_NO_TIMESTAMP)
-            continue
-        try:
-            ts = parse_rfc3339_ns(stamp)
-        except ValueError as exc:
-            stats.bad_timestamp += 1
-            stats.error(f"can't parse stageTimestamp: {exc}")
+        ts = _timestamp(obj.get("stageTimestamp"), stats)
+        if ts is None:
             continue
         data = raw if (raw is not None and obj is value) else None
         if data is None or len(data) > max_event_size:
@@ -399,6 +391,97 @@ def make_event(audit_event: AuditEvent, *, plugin_id: int = 1) -> Event:
     (a :class:`K8sAuditEvent`). Family plugins pass their own registry id (eks 9, gke 16)."""
     return K8sAuditEvent(audit_event.data, ts=audit_event.ts, plugin_id=plugin_id,
                          obj=audit_event.obj)
+
+
+class _Batch(TypedDict, total=False):
+    """A webhook body as its fast path reads it: an EventList's items as raw JSON."""
+
+    kind: Any
+    items: list[msgspec.Raw]
+
+
+_decode_batch = msgspec.json.Decoder(_Batch).decode
+
+
+def events_from_body(
+    body: bytes,
+    out: deque[Event] | list[Event],
+    *,
+    max_event_size: int,
+    stats: SplitStats,
+    plugin_id: int,
+    where: str,
+) -> None:
+    """Append to ``out`` the Events of one webhook body: :func:`split_audit_payload` +
+    :func:`make_event`, with a fast path for what the API server posts, an EventList (or an
+    Event): each item decoded as its :class:`AuditMembers`, its bytes kept as the event's data
+    (the API server's compact JSON) instead of a parse of the whole body and a serialisation
+    per item. The checks, counts and messages are the general path's."""
+    pause = len(body) > _GC_PAUSE_MIN and gc.isenabled()
+    if pause:
+        gc.disable()
+    try:
+        if _body_fast(body, out, max_event_size, stats, plugin_id):
+            return
+        events, _ = split_audit_payload(body, max_event_size=max_event_size, stats=stats,
+                                        where=where)
+        out.extend(make_event(ae, plugin_id=plugin_id) for ae in events)
+    finally:
+        if pause:
+            gc.enable()
+
+
+def _body_fast(body: bytes, out: deque[Event] | list[Event], max_event_size: int,
+               stats: SplitStats, plugin_id: int) -> bool:
+    """False (nothing done) when the general path must read ``body``."""
+    if not (body.isascii() or _is_utf8(body)):
+        return False
+    try:
+        batch = _decode_batch(body)
+    except _MEMBERS_ERROR:
+        return False
+    kind = batch.get("kind")
+    if kind == "Event":
+        items: list[Any] = [body.strip()]
+    elif kind == "EventList" and "items" in batch:
+        items = batch["items"]
+    else:
+        return False
+    append = out.append
+    for raw in items:
+        try:
+            members = _decode_members(raw)
+        except _MEMBERS_ERROR:  # an item that is not an object (its JSON was checked)
+            stats.unrecognized += 1
+            stats.error(MSG_NOT_RECOGNIZED)
+            continue
+        ts = _timestamp(members.get("stageTimestamp"), stats)
+        if ts is None:
+            continue
+        data = bytes(raw)
+        if len(data) > max_event_size:
+            stats.oversize += 1
+            stats.error(f"event larger than maxEventSize: size={len(data)}")
+            continue
+        evt = K8sAuditEvent(data, ts=ts, plugin_id=plugin_id, obj=None, members=members)
+        if evt.audit is None:
+            stats.no_auditid += 1
+        append(evt)
+    return True
+
+
+def _timestamp(stamp: Any, stats: SplitStats) -> int | None:
+    """An event's ``stageTimestamp`` in ns, or None (counted and reported)."""
+    if type(stamp) is not str:
+        stats.bad_timestamp += 1
+        stats.error(MSG_NO_TIMESTAMP)
+        return None
+    try:
+        return parse_rfc3339_ns(stamp)
+    except ValueError as exc:
+        stats.bad_timestamp += 1
+        stats.error(f"can't parse stageTimestamp: {exc}")
+        return None
 
 
 def events_from_lines(

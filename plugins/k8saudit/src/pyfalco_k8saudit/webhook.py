@@ -30,7 +30,7 @@ from pyfalco.api import Event
 from .batching import BatchingInstance
 from .config import K8sAuditConfig
 from .logs import log
-from .payload import split_audit_payload
+from .payload import events_from_body
 
 #: How long next_batch waits for a body before returning an empty batch (Go SDK: 30 ms).
 WAIT_TIMEOUT = 0.03
@@ -346,10 +346,9 @@ class WebhookInstance(BatchingInstance):
             body = self.queue.get(WAIT_TIMEOUT)
             if body is None:
                 return []
-            events, _ = split_audit_payload(
-                body, max_event_size=self.max_event_size, stats=self.stats,
-                where="webhook request")
-            self._queue(events)
+            events_from_body(body, self._pending, max_event_size=self.max_event_size,
+                             stats=self.stats, plugin_id=self.plugin_id,
+                             where="webhook request")
             if not self._pending:
                 return []
         return self._take()
