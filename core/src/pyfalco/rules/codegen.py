@@ -9,6 +9,7 @@ rule for that event with the interpreter, which treats them as missing values.
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
@@ -374,7 +375,7 @@ def key_operands(irs: list[Any]) -> list[Operand]:
                 seen.add(n.left.key)
                 counts[n.left.key] += 1
                 operands[n.left.key] = n.left
-    need = max(2, -(-len(irs) * KEY_FIELD_SHARE // 1))
+    need = max(2, math.ceil(len(irs) * KEY_FIELD_SHARE))
     return [operands[k] for k, n in counts.most_common(MAX_KEY_FIELDS) if n >= need]
 
 

@@ -20,7 +20,7 @@ from urllib.parse import unquote, urlsplit
 import orjson
 from pyfalco.api import Event, FieldArg, FieldSpec, FieldType
 
-from .payload import PARTIAL_MEMBERS, Raw, _decode_raw, member, raw_path
+from .payload import PARTIAL_MEMBERS, Raw, decode_raw, member, raw_path
 
 _dumps = orjson.dumps
 _MISSING: Any = object()
@@ -40,7 +40,7 @@ def render(value: Any) -> str:
     if type(value) is int:  # the same text as JSON, without a dumps
         return str(value)
     if type(value) is Raw:  # a member not decoded yet (its text may have other whitespace)
-        value = _decode_raw(value)
+        value = decode_raw(value)
     return _dumps(value).decode()
 
 

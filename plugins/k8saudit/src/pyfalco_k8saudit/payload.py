@@ -67,7 +67,7 @@ class AuditMembers(TypedDict, total=False):
 MEMBER_NAMES = frozenset(AuditMembers.__annotations__)
 Raw = msgspec.Raw
 _decode_members = msgspec.json.Decoder(AuditMembers).decode
-_decode_raw = msgspec.json.Decoder().decode
+decode_raw = msgspec.json.Decoder().decode
 _MEMBERS_ERROR = msgspec.DecodeError  # ValidationError (not an object) is one too
 
 
@@ -104,7 +104,7 @@ def member(members: dict[str, Any], key: str) -> Any:
     decoded: the event is read by one thread)."""
     v = members[key]
     if type(v) is Raw:
-        v = members[key] = _decode_raw(v)
+        v = members[key] = decode_raw(v)
     return v
 
 # RFC 3339 with optional fraction (Go's time.RFC3339Nano accepts 1-9 digits).
@@ -369,7 +369,7 @@ class K8sAuditEvent(Event):
     def json(self) -> Any:
         obj = self._obj
         if obj is None:  # made from members: parsed as they were (msgspec), at most once
-            obj = self._obj = _decode_raw(self.data)  # the line was checked as JSON
+            obj = self._obj = decode_raw(self.data)  # its bytes were checked as JSON
         return obj
 
     def json_member(self, key: str) -> Any:
@@ -377,7 +377,7 @@ class K8sAuditEvent(Event):
         if key in MEMBER_NAMES or members is self._obj:
             v = members.get(key, Event.JSON_ABSENT)
             if type(v) is Raw:
-                v = members[key] = _decode_raw(v)
+                v = members[key] = decode_raw(v)
             return v
         return super().json_member(key)  # a member the fast path did not decode
 
