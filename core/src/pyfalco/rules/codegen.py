@@ -394,7 +394,8 @@ class KeyedDispatch:
     Both give the same matches: the folding uses the interpreter's semantics and extractors are
     functions of the event."""
 
-    MAX_SPECIALIZED = 1024
+    #: ~6-20 KiB each (the generated code): a few MB at most
+    MAX_SPECIALIZED = 512
 
     def __init__(self, rules: list[tuple[Any, Any]], first: bool,
                  fallback: Callable[..., bool], keys: list[Operand],
