@@ -331,11 +331,15 @@ def list_pred(op: str, values: frozenset[Any], t: T) -> Callable[[Any], bool]:
     if t in NET_TYPES:
         nets = tuple(values)
         one = lambda x: any(in_net(x, n) for n in nets)  # noqa: E731
-    else:
-        one = values.__contains__
+        if op == "in":
+            return lambda v: all(one(x) for x in v)
+        return lambda v: any(one(x) for x in v)
+    # the set's own methods: the same answers (and TypeError on unhashable elements) as
+    # testing each element, without a generator per event
     if op == "in":
-        return lambda v: all(one(x) for x in v)
-    return lambda v: any(one(x) for x in v)
+        return values.issuperset
+    isdisjoint = values.isdisjoint
+    return lambda v: not isdisjoint(v)
 
 
 def field_pred(op: str, t: T, rhs_list: bool) -> Callable[[Any, Any], bool]:
