@@ -158,8 +158,12 @@ def test_rfc3339_fast_path_every_fraction_length_and_cached_seconds() -> None:
         text = f"2024-02-29T23:59:59.{frac}Z"
         for _ in range(2):  # the second call reads the cached seconds
             assert parse_rfc3339_ns(text) == base * 10**9 + int(frac.ljust(9, "0"))
+    # the second is cached now: what the fast path must still refuse or leave to the parser
+    assert parse_rfc3339_ns("2024-02-29T23:59:59.5z") == base * 10**9 + 500_000_000
+    assert parse_rfc3339_ns("2024-02-29T23:59:59.5+01:00") == (base - 3600) * 10**9 + 5 * 10**8
     for bad in ("2024-02-29T23:59:59.12a4Z", "2024-02-29T23:59:59.\u0661Z",
-                "2024-02-30T25:59:59.1Z"):
+                "2024-02-30T25:59:59.1Z", "2024-02-29T23:59:59.1234567890Z",
+                "2024-02-29T23:59:59.Z", "2024-02-29T23:59:59.+1Z"):
         with pytest.raises(ValueError):
             parse_rfc3339_ns(bad)
 
