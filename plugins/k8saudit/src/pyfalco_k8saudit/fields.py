@@ -160,22 +160,13 @@ def _items(obj: dict[str, Any], keys: tuple[str, ...], index: int | None) -> lis
 
 
 def _event_items(evt: Event, keys: tuple[str, ...], index: int | None) -> list[Any] | None:
-    """:func:`_items` of the event's audit object (None without one); both inlined: every
-    list field over containers, volumes or role rules starts here."""
+    """:func:`_items` of the event's audit object (None without one); audit_object() inlined:
+    every list field over containers, volumes or role rules starts here."""
     try:
         obj = evt.audit  # type: ignore[attr-defined]
     except AttributeError:
         obj = audit_object(evt)
-    if obj is None:
-        return None
-    arr = _walk(obj, keys)
-    if type(arr) is not list:
-        return None
-    if index is None:
-        return arr
-    if 0 <= index < len(arr):
-        return [arr[index]]
-    return None
+    return None if obj is None else _items(obj, keys, index)
 
 
 def _per_item(
