@@ -20,6 +20,7 @@ from pyfalco.api import (
 )
 from pyfalco.errors import ConfigError, PluginError, PyfalcoError
 from pyfalco.priority import Priority
+from pyfalco.rules.results import LoadResult  # the real container of the fake FileResults
 
 # -- rules --------------------------------------------------------------------------------------
 
@@ -79,25 +80,8 @@ class FileResult:
         head = f"{self.name}: {'Ok' if self.ok else 'Invalid'}"
         return "\n".join([head, *self.errors, *self.warnings])
 
-
-@dataclass
-class LoadResult:
-    files: list[FileResult] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return all(f.ok for f in self.files)
-
-    @property
-    def warnings(self) -> list[str]:
-        return [w for f in self.files for w in f.warnings]
-
-    def as_text(self, verbose: bool = False) -> str:
-        return "\n".join(f.as_text(verbose) for f in self.files)
-
     def as_json(self) -> dict:
-        return {"falco_load_results": [{"name": f.name, "successful": f.ok}
-                                       for f in self.files]}
+        return {"name": self.name, "successful": self.ok}
 
 
 class Match:
