@@ -19,7 +19,7 @@ from pyfalco.rules.codegen import (
     fold_event_type,
     key_operands,
 )
-from pyfalco.rules.compile import ConditionCompiler, IAnd, ICheck
+from pyfalco.rules.compile import ConditionCompiler, IAnd, ICheck, INot
 from pyfalco.rules.interp import evaluate
 from pyfalco.rules.parser import parse
 
@@ -255,8 +255,9 @@ def assert_keyed_matches_interpreter(conds: list[str], evs: list[FakeEvent], fir
     irs = [ConditionCompiler(FIELDS).compile(parse(c)) for c in conds]
     # the chosen key fields, or (too few rules share one) the scalar fields of the first rule:
     # any field is a valid key, key_operands only picks the ones worth it
+    tops = irs[0].children if isinstance(irs[0], IAnd) else [irs[0]]
     keys = key_operands(irs) or [
-        n.left for n in (irs[0].children if isinstance(irs[0], IAnd) else [irs[0]])
+        n.left for n in (t.child if isinstance(t, INot) else t for t in tops)
         if isinstance(n, ICheck) and not n.left.is_list and not n.left.match][:2]
     assert keys, conds
 
@@ -297,6 +298,14 @@ def test_key_operands_are_the_fields_most_rules_select_on() -> None:
     # enough); fd.name only with exists/startswith (not a selecting test); the or is no conjunct
     assert [op.key for op in key_operands(irs)] == ["proc.name"]
     assert key_operands(irs[3:]) == []
+
+
+def test_keyed_dispatch_on_a_negated_key_check() -> None:
+    # no field shared by enough rules, the first rule a negated check: it keys the dispatch
+    conds = ["(not proc.name = bash)", "(fd.num = 1)"]
+    evs = [FakeEvent("open", **{"proc.name": n, "fd.num": 1}) for n in ("cat", "bash", None)]
+    keyed = assert_keyed_matches_interpreter(conds, evs, True)
+    assert [k.key for k in keyed.keys] == ["proc.name"]
 
 
 def test_keyed_dispatch_builds_once_per_key_and_falls_back_to_generic() -> None:
