@@ -18,7 +18,9 @@ from pyfalco.api import Event
 from .batching import BATCH_SIZE, BatchingInstance
 from .payload import events_from_lines
 
-_READ_CHUNK = 1 << 14
+_READ_CHUNK = 1 << 16
+#: bytes read per poll of a followed file at most (bounded work per next_batch)
+_POLL_BUDGET = 1 << 20
 
 
 class LineSplitter:
@@ -239,7 +241,7 @@ class TailInstance(BatchingInstance):
         fh = self._fh
         assert fh is not None
         fh.seek(self._offset)
-        budget = 4 * _READ_CHUNK * 16  # bounded work per poll
+        budget = _POLL_BUDGET
         path = self.path
         while budget > 0:
             chunk = fh.read(_READ_CHUNK)
