@@ -23,7 +23,8 @@ system:
 
 venv: $(STAMP)
 
-$(STAMP): $(PYPROJECTS) requirements-dev.txt Makefile scripts/link-bcc.sh
+$(STAMP): $(PYPROJECTS) core/setup.py core/src/pyfalco/_speedups.c requirements-dev.txt Makefile \
+		scripts/link-bcc.sh
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q -r requirements-dev.txt $(foreach p,$(PACKAGES),-e ./$(p)[test])

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # System set-up that the real components need (shared/ENVIRONMENT.md): Debian packages for
-# eBPF (bcc), gVisor (runsc) and the sysdig oracle, the kernel-headers link and tracefs.
+# eBPF (bcc), gVisor (runsc), the sysdig oracle and a C compiler (pyfalco._speedups), the
+# kernel-headers link and tracefs.
 # Idempotent; every step is skipped when already done. Needs root for the apt and mount steps;
 # without root it prints what is missing and continues (the tests that need it then skip).
 set -u
-APT_PACKAGES="python3-bpfcc bpfcc-tools linux-headers-amd64 sysdig runsc openssl"
+APT_PACKAGES="python3-bpfcc bpfcc-tools linux-headers-amd64 sysdig runsc openssl gcc libc6-dev python3-dev"
 
 log() { printf 'setup-system: %s\n' "$*" >&2; }
 

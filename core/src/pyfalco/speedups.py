@@ -1,0 +1,103 @@
+"""Compiled hot spots, each with its pure-Python twin.
+
+Two things run several times per event whatever the rules say: reading a field that is a
+path of dict keys (most fields of JSON sources) and reading an RFC 3339 timestamp.
+``pyfalco._speedups`` (C, built with the package when a compiler is present) does the common
+case of each and hands anything else to Python code of the same meaning, so its answers are
+the Python ones; without it the twins below run. :data:`COMPILED` says which.
+
+Plugin authors may use both; the k8saudit fields and timestamps do.
+
+- :func:`path_getter` ``(attr, keys, slow, *, leaf=str, int_as_text=False)``: a callable
+  ``f(evt)`` returning the value found at ``getattr(evt, attr)[keys[0]][keys[1]]...`` when
+  every step is a dict and the value's exact type is ``leaf``, None when a key is missing, and
+  ``slow(evt)`` otherwise (no such attribute, a step that is not a dict, a leaf of another
+  type; with ``int_as_text``, an int leaf is returned as its decimal text).
+- :func:`rfc3339_ns` ``(text)``: ns since the epoch of ``YYYY-MM-DDTHH:MM:SS[.1-9 digits]``
+  followed by ``Z`` or ``±HH:MM`` (``T`` and ``Z`` in either case), or None for anything else
+  (the caller's own parser then decides and reports).
+
+core/tests/unit/test_speedups.py checks each compiled one against its twin.
+"""
+
+from __future__ import annotations
+
+import calendar
+import re
+from collections.abc import Callable
+from typing import Any
+
+try:
+    from . import _speedups
+except ImportError:  # no compiler when the package was built: the twins below
+    _speedups = None  # type: ignore[assignment]
+
+#: True when the compiled module is in use
+COMPILED = _speedups is not None
+
+_MISSING = object()
+
+
+def py_path_getter(attr: str, keys: tuple[str, ...], slow: Callable[[Any], Any], *,
+                   leaf: type = str, int_as_text: bool = False) -> Callable[[Any], Any]:
+    """The pure-Python :func:`path_getter`."""
+    if not keys:
+        raise ValueError("PathGetter needs at least one key")
+
+    def get(evt: Any) -> Any:
+        try:
+            cur = getattr(evt, attr)
+        except AttributeError:
+            return slow(evt)
+        for k in keys:
+            if type(cur) is not dict:
+                return slow(evt)
+            cur = cur.get(k, _MISSING)
+            if cur is _MISSING:
+                return None
+        if type(cur) is leaf:
+            return cur
+        if int_as_text and type(cur) is int:
+            return str(cur)
+        return slow(evt)
+
+    return get
+
+
+_RFC3339 = re.compile(
+    r"(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(?:[Zz]|([+-])(\d{2}):(\d{2}))\Z",
+    re.ASCII)
+_NS_MIN, _NS_MAX = -9_200_000_000, 9_200_000_000  # seconds whose ns fit an int64
+
+
+def py_rfc3339_ns(text: Any) -> int | None:
+    """The pure-Python :func:`rfc3339_ns`."""
+    if type(text) is not str:
+        return None
+    m = _RFC3339.match(text)
+    if m is None:
+        return None
+    y, mo, d, h, mi, s = (int(g) for g in m.groups()[:6])
+    if not (1 <= mo <= 12 and 1 <= d <= calendar.monthrange(y, mo)[1] and h <= 23
+            and mi <= 59 and s <= 60):
+        return None
+    secs = calendar.timegm((y, mo, d, h, mi, s, 0, 0, 0))
+    frac, sign, oh, om = m.group(7), m.group(8), m.group(9), m.group(10)
+    if sign is not None:
+        offset = int(oh) * 3600 + int(om) * 60
+        secs = secs - offset if sign == "+" else secs + offset
+    if not _NS_MIN < secs < _NS_MAX:
+        return None
+    return secs * 1_000_000_000 + (int(frac.ljust(9, "0")) if frac else 0)
+
+
+if _speedups is not None:
+    def path_getter(attr: str, keys: tuple[str, ...], slow: Callable[[Any], Any], *,
+                    leaf: type = str, int_as_text: bool = False) -> Callable[[Any], Any]:
+        return _speedups.PathGetter(attr, tuple(keys), slow,  # type: ignore[no-any-return]
+                                    leaf=leaf, int_as_text=int_as_text)
+
+    rfc3339_ns: Callable[[Any], int | None] = _speedups.rfc3339_ns
+else:
+    path_getter = py_path_getter
+    rfc3339_ns = py_rfc3339_ns

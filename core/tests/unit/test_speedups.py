@@ -1,0 +1,227 @@
+"""pyfalco.speedups: the compiled module against its pure-Python twins."""
+
+from __future__ import annotations
+
+import calendar
+import sys
+from typing import Any
+
+import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+from pyfalco import speedups
+from pyfalco.speedups import py_path_getter, py_rfc3339_ns
+
+compiled = pytest.mark.skipif(not speedups.COMPILED, reason="pyfalco._speedups not built")
+
+
+def test_the_compiled_module_is_built() -> None:
+    # make test builds it (gcc is a system package of scripts/setup-system.sh): the tests
+    # below must run the C code, not only its twins
+    assert speedups.COMPILED, "pyfalco._speedups was not built: is a C compiler installed?"
+    from pyfalco import _speedups
+
+    assert speedups.rfc3339_ns is _speedups.rfc3339_ns
+
+
+# -- path_getter -----------------------------------------------------------------------------
+
+
+class Slotted:
+    __slots__ = ("audit",)
+
+    def __init__(self, audit: Any = None) -> None:
+        self.audit = audit
+
+
+class SlottedChild(Slotted):
+    __slots__ = ("other",)
+
+
+class Plain:
+    def __init__(self, audit: Any) -> None:
+        self.audit = audit
+
+
+class Bare:
+    pass
+
+
+def slow(evt: Any) -> tuple[str, int]:
+    return ("slow", id(evt))
+
+
+def getters(keys: tuple[str, ...], **kw: Any) -> list[Any]:
+    out = [py_path_getter("audit", keys, slow, **kw)]
+    if speedups.COMPILED:
+        out.append(speedups.path_getter("audit", keys, slow, **kw))
+    return out
+
+
+KEYS = st.sampled_from(["a", "b", "c"])
+LEAVES = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False),
+                   st.text(max_size=3), st.binary(max_size=2), st.just(()))
+TREES = st.recursive(LEAVES, lambda kids: st.one_of(
+    st.dictionaries(KEYS, kids, max_size=3), st.lists(kids, max_size=2)), max_leaves=8)
+
+
+@settings(max_examples=400, deadline=None)
+@given(root=TREES, keys=st.lists(KEYS, min_size=1, max_size=3).map(tuple),
+       cls=st.sampled_from([Slotted, SlottedChild, Plain]), leaf=st.sampled_from([str, list]),
+       int_as_text=st.booleans())
+@example(root={"a": {"b": "x"}}, keys=("a", "b"), cls=Slotted, leaf=str, int_as_text=False)
+@example(root={"a": 7}, keys=("a",), cls=Slotted, leaf=str, int_as_text=True)
+@example(root={"a": True}, keys=("a",), cls=Slotted, leaf=str, int_as_text=True)
+@example(root={"a": {"b": [1]}}, keys=("a", "b"), cls=Slotted, leaf=list, int_as_text=False)
+def test_path_getter_matches_its_twin(root: Any, keys: tuple[str, ...], cls: type, leaf: type,
+                                      int_as_text: bool) -> None:
+    evt = cls(root)
+    answers = [g(evt) for g in getters(keys, leaf=leaf, int_as_text=int_as_text)]
+    assert all(a == answers[0] and type(a) is type(answers[0]) for a in answers), answers
+    # and the meaning, independently of both
+    cur: Any = root
+    for k in keys:
+        if type(cur) is not dict:
+            assert answers[0] == slow(evt)
+            return
+        if k not in cur:
+            assert answers[0] is None
+            return
+        cur = cur[k]
+    if type(cur) is leaf:
+        assert answers[0] is cur
+    elif int_as_text and type(cur) is int:
+        assert answers[0] == str(cur)
+    else:
+        assert answers[0] == slow(evt)
+
+
+def test_path_getter_without_the_attribute_or_with_an_unset_slot_asks_slow() -> None:
+    for g in getters(("a",)):
+        for evt in (Bare(), Slotted.__new__(Slotted), Slotted(None)):
+            assert g(evt) == slow(evt)
+
+
+def test_path_getter_follows_a_class_changed_after_its_first_call() -> None:
+    class Evt:
+        __slots__ = ("audit",)
+
+    for g in getters(("a",)):
+        evt = Evt()
+        evt.audit = {"a": "slot"}
+        assert g(evt) == "slot"  # the compiled one now reads the slot at its offset
+        saved = Evt.audit
+        Evt.audit = property(lambda self: {"a": "property"})  # type: ignore[assignment]
+        try:
+            assert g(evt) == "property"
+        finally:
+            Evt.audit = saved  # type: ignore[assignment]
+        assert g(evt) == "slot"
+
+
+def test_path_getter_errors_propagate() -> None:
+    class Broken:
+        @property
+        def audit(self) -> Any:
+            raise RuntimeError("broken event")
+
+    def failing(evt: Any) -> Any:
+        raise KeyError("slow failed")
+
+    for g in getters(("a",)):
+        with pytest.raises(RuntimeError, match="broken event"):
+            g(Broken())
+    for g in (py_path_getter("audit", ("a",), failing),
+              speedups.path_getter("audit", ("a",), failing)):
+        with pytest.raises(KeyError):
+            g(Slotted({"a": 1}))
+
+
+@compiled
+def test_path_getter_arguments_are_checked() -> None:
+    PathGetter = speedups._speedups.PathGetter  # noqa: N806
+    with pytest.raises(ValueError, match="at least one key"):
+        PathGetter("audit", (), slow)
+    with pytest.raises(TypeError, match="keys must be str"):
+        PathGetter("audit", ("a", 1), slow)
+    with pytest.raises(TypeError, match="slow must be callable"):
+        PathGetter("audit", ("a",), None)
+    with pytest.raises(TypeError):
+        PathGetter("audit", ["a"], slow)
+    g = PathGetter("audit", ("a", "b"), slow)
+    assert repr(g) == "PathGetter('audit', ('a', 'b'))"
+    with pytest.raises(TypeError, match="exactly one event"):
+        g()
+    with pytest.raises(TypeError, match="exactly one event"):
+        g(Slotted({}), evt=1)
+
+
+@compiled
+def test_path_getter_keeps_reference_counts() -> None:
+    leaf = "".join(["va", "lue"])  # a str of its own, not interned
+    inner = {"b": leaf}
+    root = {"a": inner}
+    evt = Slotted(root)
+    missing = Slotted({"x": 1})
+    g = speedups.path_getter("audit", ("a", "b"), slow)
+    before = [sys.getrefcount(o) for o in (leaf, inner, root, evt, missing)]
+    for _ in range(1000):
+        assert g(evt) is leaf
+        assert g(missing) is None
+        assert g(Slotted(None))[0] == "slow"
+    after = [sys.getrefcount(o) for o in (leaf, inner, root, evt, missing)]
+    assert after == before
+
+
+# -- rfc3339_ns --------------------------------------------------------------------------------
+
+
+def both(text: Any) -> int | None:
+    want = py_rfc3339_ns(text)
+    assert speedups.rfc3339_ns(text) == want, text
+    return want
+
+
+@pytest.mark.parametrize(("text", "ns"), [
+    ("1970-01-01T00:00:00Z", 0),
+    ("2018-10-26T13:38:34.902914Z", 1540561114902914000),
+    ("2018-10-26t13:38:34.9z", 1540561114900000000),
+    ("2018-10-26T13:38:34.123456789Z", 1540561114123456789),
+    ("2018-10-26T15:38:34.5+02:00", 1540561114500000000),
+    ("2018-10-26T11:38:34-02:00", 1540561114000000000),
+    ("2016-12-31T23:59:60Z", calendar.timegm((2017, 1, 1, 0, 0, 0)) * 10**9),  # leap second
+    ("2024-02-29T00:00:00Z", calendar.timegm((2024, 2, 29, 0, 0, 0)) * 10**9),
+    ("1969-12-31T23:59:59.5Z", -500000000),
+    ("1700-03-01T00:00:00Z", calendar.timegm((1700, 3, 1, 0, 0, 0)) * 10**9),
+])
+def test_rfc3339_ns_reads_the_strict_form(text: str, ns: int) -> None:
+    assert both(text) == ns
+
+
+@pytest.mark.parametrize("text", [
+    "", "2018-10-26", "2018-10-26T13:38:34", "2018-10-26T13:38:34.Z",
+    "2018-10-26T13:38:34.1234567890Z", "2018-10-26 13:38:34Z", "2018-13-26T13:38:34Z",
+    "2023-02-29T00:00:00Z", "2018-10-26T24:00:00Z", "2018-10-26T13:60:00Z",
+    "2018-10-26T13:38:61Z", "2018-10-26T13:38:34+0200", "2018-10-26T13:38:34Zjunk",
+    "2018-10-26T13:38:34.5+02:00x", "２０１８-10-26T13:38:34Z", "2018-10-26T13:38:34.５Z",
+    "9999-12-31T23:59:59Z", "0001-01-01T00:00:00Z", None, 17, b"2018-10-26T13:38:34Z",
+])
+def test_rfc3339_ns_leaves_anything_else_to_the_caller(text: Any) -> None:
+    assert both(text) is None
+
+
+def _stamp() -> st.SearchStrategy[str]:
+    two = st.integers(0, 99).map("{:02d}".format)
+    return st.tuples(
+        st.integers(1600, 2300).map("{:04d}".format), two, two, st.sampled_from("Tt"), two,
+        two, two, st.one_of(st.just(""), st.text("0123456789", min_size=0, max_size=11).map(
+            lambda d: "." + d)),
+        st.one_of(st.sampled_from(["Z", "z", "", "+"]), st.tuples(
+            st.sampled_from("+-"), two, two).map(lambda t: f"{t[0]}{t[1]}:{t[2]}")),
+    ).map(lambda p: f"{p[0]}-{p[1]}-{p[2]}{p[3]}{p[4]}:{p[5]}:{p[6]}{p[7]}{p[8]}")
+
+
+@settings(max_examples=1500, deadline=None)
+@given(text=st.one_of(_stamp(), st.text(max_size=30)))
+def test_rfc3339_ns_matches_its_twin(text: str) -> None:
+    both(text)
