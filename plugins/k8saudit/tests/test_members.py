@@ -203,3 +203,60 @@ def test_other_bodies(body: bytes, n: int, fast: bool) -> None:
     assert all((e._obj is None) == fast for e in events)
     if b"\xff" in body:
         assert stats.malformed == 1 and "not valid UTF-8" in stats.errors[0]
+
+
+# -- compiled and pure-Python fields ------------------------------------------------------------
+
+def python_only_fields() -> list[Any]:
+    """The ka.* fields as a machine without pyfalco's compiled speedups builds them: the fields
+    module executed again, under another name, with COMPILED false."""
+    import importlib.util
+
+    import pyfalco_k8saudit.fields as compiled_fields
+    from pyfalco import speedups
+
+    spec = importlib.util.spec_from_file_location(
+        "pyfalco_k8saudit._fields_python_twin", compiled_fields.__file__)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    saved = speedups.COMPILED
+    speedups.COMPILED = False
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        speedups.COMPILED = saved
+    return module.FIELDS
+
+
+ODD_EVENTS: list[dict[str, Any]] = [
+    {"kind": "Event", "stageTimestamp": "2024-01-01T00:00:00Z", "user": {"username": "no-id"}},
+    {"kind": "Event", "auditID": "a", "stageTimestamp": "2024-01-01T00:00:00Z",
+     "user": "not-an-object", "objectRef": ["a"], "verb": 5, "requestURI": None,
+     "responseStatus": {"code": 403}, "annotations": {"authorization.k8s.io/decision": True},
+     "requestObject": {"spec": "x", "rules": {"a": 1}, "data": [1, 2.5, {"k": None}]}},
+    {"kind": "Event", "auditID": "b", "stageTimestamp": "2024-01-01T00:00:00Z",
+     "responseStatus": {"code": 10**30}, "objectRef": {"name": 1.5, "namespace": None},
+     "requestObject": {"spec": {"containers": "x", "hostNetwork": False,
+                                "securityContext": {"runAsUser": 0}}}},
+]
+
+
+def test_pure_python_fields_answer_as_the_compiled_ones(traces: Path) -> None:
+    from pyfalco import speedups
+
+    twin = python_only_fields()
+    assert [f.name for f in twin] == [f.name for f in FIELDS]
+    if speedups.COMPILED:
+        assert any(type(f.extract).__name__ == "PathGetter" for f in FIELDS)
+        assert not any(type(f.extract).__name__ == "PathGetter" for f in twin)
+    import json  # the standard library's: orjson refuses the big int
+
+    lines = all_trace_lines(traces) + [json.dumps(o).encode() for o in ODD_EVENTS]
+    fast, _ = fast_events(lines)
+    assert len(fast) == len(lines)
+    general = [K8sAuditEvent(line, ts=1, plugin_id=1, obj=json.loads(line)) for line in lines]
+    plain = Event(lines[0], ts=1, source="k8s_audit", obj=json.loads(lines[0]))
+    for evt in [*fast, *general, plain]:
+        for f, g in zip(FIELDS, twin, strict=True):
+            for a in ka_args(f):
+                assert f.binder(a)(evt) == g.binder(a)(evt), (f.name, a)

@@ -216,3 +216,28 @@ def test_large_payloads_pause_the_collector_and_restore_its_state() -> None:
         assert not gc.isenabled()  # someone else's pause is left alone
     finally:
         gc.enable()
+
+
+def test_rfc3339_compiled_and_python_parsers_agree() -> None:
+    """The strict form goes through pyfalco's compiled parser when built, anything else (and
+    every error message) through the Python one: both give the same ns."""
+    from pyfalco.speedups import py_rfc3339_ns
+    from pyfalco_k8saudit.payload import _parse_rfc3339_ns
+
+    texts = [f"{y:04d}-{mo:02d}-{d:02d}T{h:02d}:59:{s:02d}{frac}{tz}"
+             for y in (1678, 1969, 1970, 2000, 2024, 2100, 2262, 2263)
+             for mo, d in ((1, 1), (2, 28), (2, 29), (12, 31))
+             for h, s in ((0, 0), (23, 60))
+             for frac in ("", ".5", ".000000001", ".123456789")
+             for tz in ("Z", "z", "+00:00", "-05:30", "+14:00")]
+    for text in texts:
+        try:
+            want = _parse_rfc3339_ns(text)
+        except ValueError:
+            want = None
+            with pytest.raises(ValueError):
+                parse_rfc3339_ns(text)
+        else:
+            assert parse_rfc3339_ns(text) == want, text
+        strict = py_rfc3339_ns(text)
+        assert strict is None or strict == want, text  # the strict form never disagrees

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -75,16 +75,16 @@ class CompiledRule:
 class Match:
     """A matched rule: renders its effective output for an event."""
 
-    __slots__ = ("rule", "_format", "_extra")
+    __slots__ = ("rule", "_format", "_extra", "output")
 
     def __init__(self, rule: CompiledRule, fmt: OutputFormat,
                  extra: Sequence[tuple[str, Any, bool]] = ()) -> None:
         self.rule = rule
         self._format = fmt
         self._extra = extra
-
-    def output(self, event: Event) -> str:
-        return self._format.render(event)
+        #: ``output(event) -> str``: the rendered effective output (the format's own render
+        #: function, no method call in between: it runs for every alert)
+        self.output: Callable[[Event], str] = fmt.render
 
     def output_fields(self, event: Event, time_iso8601: bool = False) -> dict[str, Any]:
         """Typed values of every field of the effective output, plus the prefix's time field

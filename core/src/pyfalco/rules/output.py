@@ -171,12 +171,13 @@ def _generate_render(parts: list[str | Token],
                      slow: Callable[[Event], str]) -> Callable[[Event], str]:
     """One function per format: the extractors bound as defaults, all called inside one ``try``
     (an exception falls back to ``slow``, which treats the failing field as missing), then one
-    ``"".join`` of literals and values; strings (most values) skip ``render_value``."""
+    ``"".join`` of literals and values; strings (most values) and missing values skip
+    ``render_value``."""
     if not any(isinstance(p, Token) for p in parts):
         const = "".join(p for p in parts if isinstance(p, str))
         return lambda evt: const
     params = ["evt"]
-    ns: dict[str, Any] = {"_rv": render_value, "_slow": slow}
+    ns: dict[str, Any] = {"_rv": render_value, "_slow": slow, "_NA": NA}
     calls: list[str] = []
     pieces: list[str] = []
     for i, p in enumerate(parts):
@@ -187,7 +188,7 @@ def _generate_render(parts: list[str | Token],
         params.append(f"_f{i}=_f{i}")
         calls.append(f"        v{i} = _f{i}(evt)")
         if p.width is None:
-            pieces.append(f"(v{i} if type(v{i}) is str else _rv(v{i}))")
+            pieces.append(f"(v{i} if type(v{i}) is str else _NA if v{i} is None else _rv(v{i}))")
         else:
             pieces.append(f"_rv(v{i})[:{p.width}].ljust({p.width})")
     src = "\n".join([

@@ -18,12 +18,14 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import orjson
+from pyfalco import speedups
 from pyfalco.api import Event, FieldArg, FieldSpec, FieldType
 
 from .payload import PARTIAL_MEMBERS, Raw, decode_raw, member, raw_path
 
 _dumps = orjson.dumps
 _MISSING: Any = object()
+_EMPTY: dict[str, Any] = {}  # read only: an absent member's members
 _BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
 _INDEX = FieldArg(index=True)
 _KEY_REQUIRED = FieldArg(required=True, key=True)
@@ -77,50 +79,11 @@ def _walk(obj: Any, keys: tuple[str, ...]) -> Any:
 # -- builders ------------------------------------------------------------------------------
 
 
-def _scalar(*keys: str) -> Callable[[Event], str | None]:
-    """A key path rendered as one string."""
-    if len(keys) == 1:
-        (k,) = keys
+def _scalar_slow(keys: tuple[str, ...]) -> Callable[[Event], str | None]:
+    """A key path rendered as one string: every case (raw members, wrong types, events
+    without ``audit``)."""
 
-        def one(evt: Event) -> str | None:
-            # the hottest code of the plugin: audit_object() inlined
-            try:
-                obj = evt.audit  # type: ignore[attr-defined]
-            except AttributeError:
-                obj = audit_object(evt)
-            if obj is None:
-                return None
-            v = obj.get(k, _MISSING)
-            if v is _MISSING:
-                return None
-            return v if type(v) is str else render(v)
-
-        return one
-    if len(keys) == 2:
-        k1, k2 = keys
-
-        def two(evt: Event) -> str | None:
-            try:
-                obj = evt.audit  # type: ignore[attr-defined]
-            except AttributeError:
-                obj = audit_object(evt)
-            if obj is None:
-                return None
-            sub = obj.get(k1)
-            if type(sub) is not dict:
-                if type(sub) is not Raw:
-                    return None
-                sub = member(obj, k1)
-                if type(sub) is not dict:
-                    return None
-            v = sub.get(k2, _MISSING)
-            if v is _MISSING:
-                return None
-            return v if type(v) is str else render(v)
-
-        return two
-
-    def many(evt: Event) -> str | None:
+    def scalar(evt: Event) -> str | None:
         obj = audit_object(evt)
         if obj is None:
             return None
@@ -129,7 +92,49 @@ def _scalar(*keys: str) -> Callable[[Event], str | None]:
             return None
         return v if type(v) is str else render(v)
 
-    return many
+    return scalar
+
+
+def _scalar(*keys: str) -> Callable[[Event], str | None]:
+    """A key path rendered as one string.
+
+    The most read fields of the plugin (user, verb, objectRef...): compiled, a
+    ``pyfalco.speedups`` path getter answers an str or int at the end of a path of dicts (an
+    int's text is its JSON) and hands anything else to the general function; without the
+    compiled module, a Python function does the same for paths of one or two keys."""
+    slow = _scalar_slow(keys)
+    if speedups.COMPILED:
+        return speedups.path_getter("audit", keys, slow, int_as_text=True)
+    if len(keys) == 1:
+        (k,) = keys
+
+        def one(evt: Event) -> str | None:
+            # no ``audit`` attribute or no auditID (None) raise: slow
+            try:
+                v = evt.audit.get(k, _MISSING)  # type: ignore[attr-defined]
+            except AttributeError:
+                return slow(evt)
+            if type(v) is str:
+                return v
+            return None if v is _MISSING else render(v)
+
+        return one
+    if len(keys) == 2:
+        k1, k2 = keys
+
+        def two(evt: Event) -> str | None:
+            # as one(); a member that is not a dict (absent members read as {}) has no
+            # ``get`` either (a raw requestObject, a wrong type): slow
+            try:
+                v = evt.audit.get(k1, _EMPTY).get(k2, _MISSING)  # type: ignore[attr-defined]
+            except AttributeError:
+                return slow(evt)
+            if type(v) is str:
+                return v
+            return None if v is _MISSING else render(v)
+
+        return two
+    return slow
 
 
 def _list(*keys: str) -> Callable[[Event], list[str] | None]:
@@ -150,23 +155,33 @@ def _list(*keys: str) -> Callable[[Event], list[str] | None]:
 def _items(obj: dict[str, Any], keys: tuple[str, ...], index: int | None) -> list[Any] | None:
     """The array at ``keys``, or only its ``index``-th element; None when absent/out of range."""
     arr = _walk(obj, keys)
-    if type(arr) is not list:
-        return None
-    if index is None:
+    return _select(arr, index) if type(arr) is list else None
+
+
+def _array(keys: tuple[str, ...]) -> Callable[[Event], list[Any] | None]:
+    """The event's array at ``keys`` (None when absent, not an array, or without an audit
+    object): where every list field over containers, volumes or role rules starts; compiled
+    as :func:`_scalar`."""
+
+    def array(evt: Event) -> list[Any] | None:
+        obj = audit_object(evt)
+        if obj is None:
+            return None
+        arr = _walk(obj, keys)
+        return arr if type(arr) is list else None
+
+    if speedups.COMPILED:
+        return speedups.path_getter("audit", keys, array, leaf=list)  # type: ignore[no-any-return]
+    return array
+
+
+def _select(arr: list[Any] | None, index: int | None) -> list[Any] | None:
+    """``arr``, or only its ``index``-th element; None when out of range."""
+    if arr is None or index is None:
         return arr
     if 0 <= index < len(arr):
         return [arr[index]]
     return None
-
-
-def _event_items(evt: Event, keys: tuple[str, ...], index: int | None) -> list[Any] | None:
-    """:func:`_items` of the event's audit object (None without one); audit_object() inlined:
-    every list field over containers, volumes or role rules starts here."""
-    try:
-        obj = evt.audit  # type: ignore[attr-defined]
-    except AttributeError:
-        obj = audit_object(evt)
-    return None if obj is None else _items(obj, keys, index)
 
 
 def _per_item(
@@ -206,10 +221,16 @@ def _per_item(
 def _per_item_leaf(
     array_keys: tuple[str, ...], keys: tuple[str, ...]
 ) -> Callable[[Event, int | None], list[str] | None]:
+    array = _array(array_keys)
+
     def extract(evt: Event, index: int | None = None) -> list[str] | None:
-        items = _event_items(evt, array_keys, index)
+        items = array(evt)
         if items is None:
             return None
+        if index is not None:
+            items = _select(items, index)
+            if items is None:
+                return None
         out = []
         for item in items:
             v = _walk(item, keys)
@@ -223,10 +244,16 @@ def _per_item_leaf(
 def _per_item_required(
     array_keys: tuple[str, ...], key: str, mapper: Callable[[str], str] | None
 ) -> Callable[[Event, int | None], list[str] | None]:
+    array = _array(array_keys)
+
     def extract(evt: Event, index: int | None = None) -> list[str] | None:
-        items = _event_items(evt, array_keys, index)
+        items = array(evt)
         if items is None:
             return None
+        if index is not None:
+            items = _select(items, index)
+            if items is None:
+                return None
         out = []
         for item in items:
             v = item.get(key, _MISSING) if type(item) is dict else _MISSING

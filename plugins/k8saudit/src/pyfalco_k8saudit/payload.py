@@ -20,6 +20,7 @@ from typing import Any, TypedDict
 
 import msgspec
 import orjson
+from pyfalco import speedups
 from pyfalco.api import Event
 
 from .logs import log
@@ -137,9 +138,7 @@ _SECONDS_MAX = 4096
 _FRAC_SCALE = (0, 100_000_000, 10_000_000, 1_000_000, 100_000, 10_000, 1_000, 100, 10, 1)
 
 
-def parse_rfc3339_ns(text: str) -> int:
-    """``2018-10-26T13:38:34.902914Z`` → nanoseconds since the epoch (full precision).
-    ``ValueError`` when ``text`` is not RFC 3339."""
+def _parse_rfc3339_ns(text: str) -> int:
     # the fast path: the second of a recent stamp, "Z", 1-9 fraction digits
     base = _SECONDS.get(text[:20])
     if base is not None and text[-1] == "Z":
@@ -160,6 +159,21 @@ def parse_rfc3339_ns(text: str) -> int:
         secs = secs - offset if sign == "+" else secs + offset
     ns = int(frac.ljust(9, "0")) if frac else 0
     return secs * 1_000_000_000 + ns
+
+
+#: the strict form parsed in C when pyfalco's speedups are compiled (None: anything else)
+_strict_rfc3339_ns: Callable[[str], int | None] | None = (
+    speedups.rfc3339_ns if speedups.COMPILED else None)
+
+
+def parse_rfc3339_ns(text: str) -> int:
+    """``2018-10-26T13:38:34.902914Z`` → nanoseconds since the epoch (full precision).
+    ``ValueError`` when ``text`` is not RFC 3339."""
+    if _strict_rfc3339_ns is not None:
+        ns = _strict_rfc3339_ns(text)
+        if ns is not None:
+            return ns
+    return _parse_rfc3339_ns(text)
 
 
 class AuditEvent:
@@ -341,11 +355,12 @@ class K8sAuditEvent(Event):
 
     __slots__ = ("audit", "_members")
 
-    def __init__(self, data: bytes, *, ts: int, plugin_id: int, obj: dict[str, Any] | None,
+    def __init__(self, data: bytes, ts: int, plugin_id: int, obj: dict[str, Any] | None,
                  members: dict[str, Any] | None = None) -> None:
         # Event.__init__'s assignments, inlined: this runs once per audit event and the
         # keyword call costs more than the rest of the construction (tests check that every
-        # slot of Event is set, so a new one in the core is not missed).
+        # slot of Event is set, so a new one in the core is not missed). Positional: the file
+        # fast path calls it so (a keyword call costs more).
         self.num = 0
         self.ts = ts
         self.source = SOURCE
@@ -493,6 +508,7 @@ def events_from_lines(
     called on errors. Blank lines give nothing and are not errors."""
     loads, decode_error, event, append = _loads, orjson.JSONDecodeError, K8sAuditEvent, out.append
     decode_members, members_error = _decode_members, _MEMBERS_ERROR
+    strict_ts = _strict_rfc3339_ns
     for i, line in enumerate(lines):
         # The fast path: a line that is one Event, decoded as its AuditMembers (about half the
         # cost of parsing it whole). Anything else, or any doubt, takes the general path below,
@@ -509,11 +525,13 @@ def events_from_lines(
                     and len(line) <= max_event_size and line[-1:] == b"}"
                     and (line.isascii() or _is_utf8(line))):
                 try:
-                    ts = parse_rfc3339_ns(stamp)
+                    ts = strict_ts(stamp) if strict_ts is not None else None
+                    if ts is None:
+                        ts = parse_rfc3339_ns(stamp)
                 except ValueError:
                     pass  # the general path counts and reports it
                 else:
-                    evt = event(line, ts=ts, plugin_id=plugin_id, obj=None, members=members)
+                    evt = event(line, ts, plugin_id, None, members)
                     if evt.audit is None:
                         stats.no_auditid += 1
                     append(evt)
