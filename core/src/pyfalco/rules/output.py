@@ -35,7 +35,10 @@ def render_value(v: Any) -> str:
     if isinstance(v, bool):
         return "true" if v else "false"
     if isinstance(v, (list, tuple)):
-        return "(" + ",".join(render_value(x) for x in v) + ")"
+        try:
+            return "(" + ",".join(v) + ")"  # a list of strings (most list fields)
+        except TypeError:
+            return "(" + ",".join(render_value(x) for x in v) + ")"
     if isinstance(v, (bytes, bytearray)):
         return bytes(v).decode("utf-8", "replace")
     return str(v)

@@ -52,14 +52,17 @@ class LineSplitter:
         if b"\n" not in chunk:
             self._keep(chunk)
             return self.lineno + 1, []
-        if self._parts:
-            chunk = b"".join(self._parts) + chunk
-            self._parts, self._partial_len = [], 0
         lines = chunk.split(b"\n")
+        size = len(chunk)
+        if self._parts:  # the line begun in earlier chunks (only it is copied again)
+            self._parts.append(lines[0])
+            lines[0] = b"".join(self._parts)
+            size += self._partial_len
+            self._parts, self._partial_len = [], 0
         rest = lines.pop()
         first = self.lineno + 1
         self.lineno += len(lines)
-        if len(chunk) > self.max_line:  # only then can a complete line be too long
+        if size > self.max_line:  # only then can a complete line be too long
             for i, line in enumerate(lines):
                 if len(line) > self.max_line:
                     lines[i] = b""
