@@ -41,6 +41,10 @@ def render(value: Any) -> str:
         return value
     if type(value) is int:  # the same text as JSON, without a dumps
         return str(value)
+    if value is True:  # securityContext flags and the like
+        return "true"
+    if value is False:
+        return "false"
     if type(value) is Raw:  # a member not decoded yet (its text may have other whitespace)
         value = decode_raw(value)
     return _dumps(value).decode()
@@ -327,10 +331,21 @@ def image_repository(image: str) -> str:
     quirk: upstream cuts at the first ``:``, so ``localhost:5000/app:1`` gives ``localhost``;
     here the tag is only looked for after the last ``/`` (``localhost:5000/app``). For images
     without a registry port both give the same result."""
-    image = image.split("@", 1)[0]
-    slash = image.rfind("/")
-    colon = image.find(":", slash + 1)
-    return image if colon < 0 else image[:colon]
+    repository = _REPOSITORIES.get(image)
+    if repository is None:
+        ref = image.split("@", 1)[0]
+        slash = ref.rfind("/")
+        colon = ref.find(":", slash + 1)
+        repository = ref if colon < 0 else ref[:colon]
+        if len(_REPOSITORIES) >= _REPOSITORIES_MAX:
+            _REPOSITORIES.clear()
+        _REPOSITORIES[image] = repository
+    return repository
+
+
+#: image -> repository: a cluster runs few distinct images (bounded: cleared when full)
+_REPOSITORIES: dict[str, str] = {}
+_REPOSITORIES_MAX = 4096
 
 
 _repositories = _required_leaf("image", image_repository)
