@@ -151,7 +151,7 @@ def _list(*keys: str) -> Callable[[Event], list[str] | None]:
         v = _walk(obj, keys)
         if type(v) is not list or not v:
             return None
-        return [render(x) for x in v]
+        return [x if type(x) is str else render(x) for x in v]
 
     return extract
 
@@ -306,7 +306,7 @@ def _flattened(*keys: str) -> Callable[[Any, dict[str, Any]], list[str]]:
         v = _walk(item, keys)
         if type(v) is not list:
             return []
-        return [render(x) for x in v if x is not None]
+        return [x if type(x) is str else render(x) for x in v if x is not None]
 
     return values
 
