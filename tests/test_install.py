@@ -33,7 +33,7 @@ def wheels(tmp_path_factory) -> dict[str, Path]:
         # the checkout (other tests import and walk it)
         copy = src / dist.name
         shutil.copytree(dist, copy, ignore=shutil.ignore_patterns(
-            "build", "*.egg-info", "__pycache__", ".pytest_cache", "tests"))
+            "build", "*.egg-info", "__pycache__", ".pytest_cache", "tests", "*.so"))
         sh(sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", out, copy)
     return {w.name.split("-")[0].replace("_", "-"): w for w in out.glob("*.whl")}
 
@@ -42,6 +42,14 @@ def wheels(tmp_path_factory) -> dict[str, Path]:
 def test_every_distribution_builds_its_own_wheel(wheels):
     names = {f"pyfalco-plugin-{p.name}" for p in DISTRIBUTIONS[1:]} | {"pyfalco-core"}
     assert names <= set(wheels)
+    # core's optional C extension is compiled into its wheel (the .so of the checkout was not
+    # copied), the plugins stay pure Python
+    import zipfile
+
+    core = zipfile.ZipFile(wheels["pyfalco-core"]).namelist()
+    assert any(n.startswith("pyfalco/_speedups.") and n.endswith(".so") for n in core), core
+    assert "pyfalco/_speedups.c" not in core
+    assert wheels["pyfalco-plugin-k8saudit"].name.endswith("-py3-none-any.whl")
 
 
 @pytest.mark.slow
@@ -51,6 +59,7 @@ def test_core_and_one_plugin_in_a_fresh_venv(wheels, tmp_path):
     sh(venv / "bin" / "pip", "install", "-q", wheels["pyfalco-core"],
        wheels["pyfalco-plugin-k8saudit"])
     pyfalco = venv / "bin" / "pyfalco"
+    sh(venv / "bin" / "python", "-c", "from pyfalco import speedups; assert speedups.COMPILED")
     r = sh(pyfalco, "--list-plugins")
     assert r.stdout.startswith("1 Plugins Loaded:\n\nName: k8saudit\n")
 

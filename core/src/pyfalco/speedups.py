@@ -4,7 +4,8 @@ Two things run several times per event whatever the rules say: reading a field t
 path of dict keys (most fields of JSON sources) and reading an RFC 3339 timestamp.
 ``pyfalco._speedups`` (C, built with the package when a compiler is present) does the common
 case of each and hands anything else to Python code of the same meaning, so its answers are
-the Python ones; without it the twins below run. :data:`COMPILED` says which.
+the Python ones; without it the twins below run. :data:`COMPILED` says which; the environment
+variable ``PYFALCO_PURE_PYTHON=1`` makes pyfalco run the twins even when the module is built.
 
 Plugin authors may use both; the k8saudit fields and timestamps do.
 
@@ -23,14 +24,18 @@ core/tests/unit/test_speedups.py checks each compiled one against its twin.
 from __future__ import annotations
 
 import calendar
+import os
 import re
 from collections.abc import Callable
 from typing import Any
 
-try:
-    from . import _speedups
-except ImportError:  # no compiler when the package was built: the twins below
-    _speedups = None  # type: ignore[assignment]
+if os.environ.get("PYFALCO_PURE_PYTHON"):  # the twins even when compiled (comparisons)
+    _speedups = None
+else:
+    try:
+        from . import _speedups
+    except ImportError:  # no compiler when the package was built: the twins below
+        _speedups = None  # type: ignore[assignment]
 
 #: True when the compiled module is in use
 COMPILED = _speedups is not None

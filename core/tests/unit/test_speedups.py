@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import calendar
+import os
+import subprocess
 import sys
 from typing import Any
 
@@ -15,13 +17,22 @@ from pyfalco.speedups import py_path_getter, py_rfc3339_ns
 compiled = pytest.mark.skipif(not speedups.COMPILED, reason="pyfalco._speedups not built")
 
 
-def test_the_compiled_module_is_built() -> None:
+def test_the_compiled_module_is_built_and_can_be_switched_off() -> None:
     # make test builds it (gcc is a system package of scripts/setup-system.sh): the tests
     # below must run the C code, not only its twins
-    assert speedups.COMPILED, "pyfalco._speedups was not built: is a C compiler installed?"
-    from pyfalco import _speedups
-
-    assert speedups.rfc3339_ns is _speedups.rfc3339_ns
+    try:
+        from pyfalco import _speedups
+    except ImportError:
+        pytest.fail("pyfalco._speedups was not built: is a C compiler installed?")
+    assert speedups.COMPILED is not bool(os.environ.get("PYFALCO_PURE_PYTHON"))
+    if speedups.COMPILED:
+        assert speedups.rfc3339_ns is _speedups.rfc3339_ns
+    probe = "from pyfalco import speedups; print(speedups.COMPILED, speedups.rfc3339_ns.__name__)"
+    for env, want in (({"PYFALCO_PURE_PYTHON": "1"}, "False py_rfc3339_ns"),
+                      ({"PYFALCO_PURE_PYTHON": ""}, "True rfc3339_ns")):
+        out = subprocess.run([sys.executable, "-c", probe], env={**os.environ, **env},
+                             capture_output=True, text=True, check=True).stdout.strip()
+        assert out == want
 
 
 # -- path_getter -----------------------------------------------------------------------------
