@@ -28,11 +28,22 @@ typedef struct {
     Py_ssize_t slot_offset;
 } PathGetter;
 
+/* whether type's version tag is current: it changes whenever the type (or a base) does */
+static inline int
+version_tag_valid(PyTypeObject *type)
+{
+#ifdef Py_TPFLAGS_VALID_VERSION_TAG
+    return PyType_HasFeature(type, Py_TPFLAGS_VALID_VERSION_TAG);
+#else
+    return type->tp_version_tag != 0;
+#endif
+}
+
 /* remember where type keeps attr when it is a plain object slot (a member descriptor) */
 static void
 path_getter_learn_slot(PathGetter *self, PyTypeObject *type)
 {
-    if (!PyType_HasFeature(type, Py_TPFLAGS_VALID_VERSION_TAG)) {
+    if (!version_tag_valid(type)) {
         return;
     }
     PyObject *descr = _PyType_Lookup(type, self->attr);  /* borrowed */
@@ -61,7 +72,7 @@ path_getter_vectorcall(PyObject *op, PyObject *const *args, size_t nargsf, PyObj
     PyTypeObject *type = Py_TYPE(evt);
     PyObject *root;
     if (type == self->slot_type && type->tp_version_tag == self->slot_version
-            && PyType_HasFeature(type, Py_TPFLAGS_VALID_VERSION_TAG)) {
+            && version_tag_valid(type)) {
         root = *(PyObject **)((char *)evt + self->slot_offset);
         if (root == NULL) {  /* an unset slot: AttributeError */
             return PyObject_CallOneArg(self->slow, evt);
@@ -79,37 +90,37 @@ path_getter_vectorcall(PyObject *op, PyObject *const *args, size_t nargsf, PyObj
         }
         path_getter_learn_slot(self, type);
     }
-    /* the values below are borrowed from root, alive while root is: no Python code runs */
+    /* each step holds its own reference: a dict with keys of other types may run Python
+     * code (their __eq__) during a lookup, which could free what a borrowed pointer held */
     PyObject *cur = root;
     Py_ssize_t n = PyTuple_GET_SIZE(self->keys);
     for (Py_ssize_t i = 0; i < n; i++) {
         if (!PyDict_CheckExact(cur)) {
-            Py_DECREF(root);
+            Py_DECREF(cur);
             return PyObject_CallOneArg(self->slow, evt);
         }
         PyObject *v = PyDict_GetItemWithError(cur, PyTuple_GET_ITEM(self->keys, i));
         if (v == NULL) {
-            Py_DECREF(root);
+            Py_DECREF(cur);
             if (PyErr_Occurred()) {
                 return NULL;
             }
             Py_RETURN_NONE;  /* a missing key: no value */
         }
+        Py_INCREF(v);
+        Py_DECREF(cur);
         cur = v;
     }
-    PyObject *result = NULL;
     if (Py_IS_TYPE(cur, self->leaf)) {
-        Py_INCREF(cur);
-        result = cur;
+        return cur;  /* the reference this walk holds */
     }
-    else if (self->int_as_text && PyLong_CheckExact(cur)) {
-        result = PyObject_Str(cur);
+    if (self->int_as_text && PyLong_CheckExact(cur)) {
+        PyObject *text = PyObject_Str(cur);
+        Py_DECREF(cur);
+        return text;
     }
-    Py_DECREF(root);
-    if (result == NULL && !PyErr_Occurred()) {
-        return PyObject_CallOneArg(self->slow, evt);
-    }
-    return result;
+    Py_DECREF(cur);
+    return PyObject_CallOneArg(self->slow, evt);
 }
 
 static PyObject *

@@ -148,6 +148,25 @@ def test_path_getter_errors_propagate() -> None:
             g(Slotted({"a": 1}))
 
 
+def test_path_getter_survives_a_lookup_that_frees_the_dict_it_walks() -> None:
+    # a key of another type with the same hash runs Python code (its __eq__) during the lookup
+    # of "b": it drops the only reference to the dict being searched
+    root: dict[str, Any] = {}
+
+    class Evil:
+        def __hash__(self) -> int:
+            return hash("b")
+
+        def __eq__(self, other: object) -> bool:
+            root.clear()
+            return False
+
+    for g in getters(("a", "b")):
+        root["a"] = {Evil(): 1, "b": "x"}  # only root holds this dict
+        assert g(Slotted(root)) == "x"
+        assert root == {}
+
+
 @compiled
 def test_path_getter_arguments_are_checked() -> None:
     PathGetter = speedups._speedups.PathGetter  # noqa: N806
