@@ -1,8 +1,9 @@
-/* pyfalco._speedups: compiled versions of two per-event hot spots (see speedups.py).
+/* pyfalco._speedups: compiled versions of per-event hot spots (see speedups.py).
  *
  * Each one decides only the common case and hands everything else to Python code of the same
  * meaning (``slow``, or None from rfc3339_ns), so that the C code holds no semantics of its own
- * beyond "a path of dict keys ending in a value of one type" and "the strict RFC 3339 form".
+ * beyond "a path of dict keys ending in a value of one type", "that path in each item of a list"
+ * and "the strict RFC 3339 form".
  * core/tests/unit/test_speedups.py runs each against its pure-Python twin.
  */
 #define PY_SSIZE_T_CLEAN
@@ -215,6 +216,68 @@ static PyTypeObject PathGetterType = {
     .tp_vectorcall_offset = offsetof(PathGetter, vectorcall),
 };
 
+/* -- leaves ---------------------------------------------------------------------------------- */
+
+static PyObject *
+leaves(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 3 || !PyList_Check(args[0]) || !PyTuple_Check(args[1])) {
+        PyErr_SetString(PyExc_TypeError, "leaves(items: list, keys: tuple, render)");
+        return NULL;
+    }
+    PyObject *items = args[0], *keys = args[1], *render = args[2];
+    Py_ssize_t nkeys = PyTuple_GET_SIZE(keys);
+    PyObject *out = PyList_New(0);
+    if (out == NULL) {
+        return NULL;
+    }
+    /* render may run any Python code: the list is re-read at each step, items held */
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(items); i++) {
+        PyObject *cur = PyList_GET_ITEM(items, i);
+        Py_INCREF(cur);
+        int found = 1;
+        for (Py_ssize_t k = 0; k < nkeys; k++) {
+            if (!PyDict_CheckExact(cur)) {
+                found = 0;
+                break;
+            }
+            PyObject *v = PyDict_GetItemWithError(cur, PyTuple_GET_ITEM(keys, k));
+            if (v == NULL) {
+                if (PyErr_Occurred()) {
+                    Py_DECREF(cur);
+                    Py_DECREF(out);
+                    return NULL;
+                }
+                found = 0;
+                break;
+            }
+            Py_INCREF(v);
+            Py_DECREF(cur);
+            cur = v;
+        }
+        if (!found) {
+            Py_DECREF(cur);
+            continue;
+        }
+        if (!PyUnicode_CheckExact(cur)) {
+            PyObject *text = PyObject_CallOneArg(render, cur);
+            Py_DECREF(cur);
+            if (text == NULL) {
+                Py_DECREF(out);
+                return NULL;
+            }
+            cur = text;
+        }
+        int failed = PyList_Append(out, cur);
+        Py_DECREF(cur);
+        if (failed) {
+            Py_DECREF(out);
+            return NULL;
+        }
+    }
+    return out;
+}
+
 /* -- rfc3339_ns ------------------------------------------------------------------------------ */
 
 static int
@@ -317,6 +380,9 @@ rfc3339_ns(PyObject *module, PyObject *arg)
 /* -- module ---------------------------------------------------------------------------------- */
 
 static PyMethodDef speedups_methods[] = {
+    {"leaves", (PyCFunction)(void (*)(void))leaves, METH_FASTCALL,
+     "leaves(items, keys, render) -> the value at keys in each item that has it, strs as "
+     "they are, others through render"},
     {"rfc3339_ns", rfc3339_ns, METH_O,
      "rfc3339_ns(text) -> ns since the epoch, or None unless text is strict RFC 3339"},
     {NULL, NULL, 0, NULL},

@@ -1,7 +1,8 @@
 """Compiled hot spots, each with its pure-Python twin.
 
-Two things run several times per event whatever the rules say: reading a field that is a
-path of dict keys (most fields of JSON sources) and reading an RFC 3339 timestamp.
+Some things run several times per event whatever the rules say: reading a field that is a
+path of dict keys (most fields of JSON sources), the same in each item of a list, and reading
+an RFC 3339 timestamp.
 ``pyfalco._speedups`` (C, built with the package when a compiler is present) does the common
 case of each and hands anything else to Python code of the same meaning, so its answers are
 the Python ones; without it the twins below run. :data:`COMPILED` says which; the environment
@@ -14,6 +15,9 @@ Plugin authors may use both; the k8saudit fields and timestamps do.
   every step is a dict and the value's exact type is ``leaf``, None when a key is missing, and
   ``slow(evt)`` otherwise (no such attribute, a step that is not a dict, a leaf of another
   type; with ``int_as_text``, an int leaf is returned as its decimal text).
+- :func:`leaves` ``(items, keys, render)``: for each item of the list ``items`` in which the
+  path ``keys`` leads through dicts to a value, that value: a str as is, anything else as
+  ``render(value)``; items without it are skipped (list fields over containers, volumes...).
 - :func:`rfc3339_ns` ``(text)``: ns since the epoch of ``YYYY-MM-DDTHH:MM:SS[.1-9 digits]``
   followed by ``Z`` or ``±HH:MM`` (``T`` and ``Z`` in either case), or None for anything else
   (the caller's own parser then decides and reports).
@@ -69,6 +73,23 @@ def py_path_getter(attr: str, keys: tuple[str, ...], slow: Callable[[Any], Any],
     return get
 
 
+def py_leaves(items: list[Any], keys: tuple[str, ...], render: Callable[[Any], str]
+              ) -> list[str]:
+    """The pure-Python :func:`leaves`."""
+    out = []
+    for item in items:
+        v = item
+        for k in keys:
+            if type(v) is not dict:
+                break
+            v = v.get(k, _MISSING)
+            if v is _MISSING:
+                break
+        else:
+            out.append(v if type(v) is str else render(v))
+    return out
+
+
 _RFC3339 = re.compile(
     r"(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(?:[Zz]|([+-])(\d{2}):(\d{2}))\Z",
     re.ASCII)
@@ -102,7 +123,10 @@ if _speedups is not None:
         return _speedups.PathGetter(attr, tuple(keys), slow,  # type: ignore[no-any-return]
                                     leaf=leaf, int_as_text=int_as_text)
 
+    leaves: Callable[[list[Any], tuple[str, ...], Callable[[Any], str]], list[str]] = (
+        _speedups.leaves)
     rfc3339_ns: Callable[[Any], int | None] = _speedups.rfc3339_ns
 else:
     path_getter = py_path_getter
+    leaves = py_leaves
     rfc3339_ns = py_rfc3339_ns

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from pyfalco import speedups
-from pyfalco.speedups import py_path_getter, py_rfc3339_ns
+from pyfalco.speedups import py_leaves, py_path_getter, py_rfc3339_ns
 
 compiled = pytest.mark.skipif(not speedups.COMPILED, reason="pyfalco._speedups not built")
 
@@ -105,6 +105,41 @@ def test_path_getter_matches_its_twin(root: Any, keys: tuple[str, ...], cls: typ
         assert answers[0] == str(cur)
     else:
         assert answers[0] == slow(evt)
+
+
+@settings(max_examples=300, deadline=None)
+@given(items=st.lists(TREES, max_size=5), keys=st.lists(KEYS, max_size=3).map(tuple))
+@example(items=[{"a": {"b": "x"}}, {"a": {"b": True}}, {"a": {}}, 5, {"a": {"b": None}}],
+         keys=("a", "b"))
+def test_leaves_matches_its_twin(items: list[Any], keys: tuple[str, ...]) -> None:
+    want = py_leaves(items, keys, repr)
+    assert speedups.leaves(items, keys, repr) == want
+    # the meaning: the items whose path leads through dicts to a value
+    expected = []
+    for item in items:
+        cur = item
+        for k in keys:
+            if type(cur) is not dict or k not in cur:
+                break
+            cur = cur[k]
+        else:
+            expected.append(cur if type(cur) is str else repr(cur))
+    assert want == expected
+
+
+@compiled
+def test_leaves_errors_and_a_render_that_changes_the_list() -> None:
+    with pytest.raises(TypeError, match="leaves"):
+        speedups.leaves((), ("a",), repr)
+    with pytest.raises(ZeroDivisionError):
+        speedups.leaves([{"a": 1}], ("a",), lambda v: 1 / 0)
+    items: list[Any] = [{"a": 1}, {"a": 2}, {"a": 3}]
+
+    def shrinking(v: Any) -> str:
+        items.clear()  # the rest is gone: nothing read after it
+        return str(v)
+
+    assert speedups.leaves(items, ("a",), shrinking) == ["1"]
 
 
 def test_path_getter_without_the_attribute_or_with_an_unset_slot_asks_slow() -> None:

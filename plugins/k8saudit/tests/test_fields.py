@@ -158,6 +158,15 @@ def test_container_without_name_or_image_voids_the_field() -> None:
     assert field("ka.req.pod.containers.name", evt) is None
     assert field("ka.req.pod.containers.image", evt) == ["x", "y"]
     assert field("ka.req.pod.containers.command", pod({"command": "not-a-list"})) is None
+    # an element that is not an object, or an image that is not a string
+    assert field("ka.req.pod.containers.image", pod({"image": "x"}, 5)) is None
+    assert field("ka.req.pod.containers.image", pod({"image": None}, {"image": 1})) == [
+        "null", "1"]
+    assert field("ka.req.pod.containers.image.repository", pod({"image": "x:1"}, {})) is None
+    assert field("ka.req.pod.containers.image", pod()) is None  # no container: no value
+    assert field("ka.req.pod.containers.privileged", pod(
+        5, {"securityContext": 7}, {"securityContext": {"privileged": None}},
+        {"securityContext": {"privileged": False}})) == ["null", "false"]
 
 
 def test_eff_run_as_user_defaults_to_zero() -> None:

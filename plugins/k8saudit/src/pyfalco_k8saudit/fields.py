@@ -225,6 +225,8 @@ def _per_item(
 def _per_item_leaf(
     array_keys: tuple[str, ...], keys: tuple[str, ...]
 ) -> Callable[[Event, int | None], list[str] | None]:
+    # the elements' values at ``keys``, rendered (elements are decoded: no raw member inside)
+    leaves = speedups.leaves if speedups.COMPILED else speedups.py_leaves
     array = _array(array_keys)
 
     def extract(evt: Event, index: int | None = None) -> list[str] | None:
@@ -235,12 +237,7 @@ def _per_item_leaf(
             items = _select(items, index)
             if items is None:
                 return None
-        out = []
-        for item in items:
-            v = _walk(item, keys)
-            if v is not _MISSING:
-                out.append(v if type(v) is str else render(v))
-        return out or None
+        return leaves(items, keys, render) or None
 
     return extract
 
@@ -249,6 +246,8 @@ def _per_item_required(
     array_keys: tuple[str, ...], key: str, mapper: Callable[[str], str] | None
 ) -> Callable[[Event, int | None], list[str] | None]:
     array = _array(array_keys)
+    leaves = speedups.leaves if speedups.COMPILED else speedups.py_leaves
+    path = (key,)
 
     def extract(evt: Event, index: int | None = None) -> list[str] | None:
         items = array(evt)
@@ -258,13 +257,11 @@ def _per_item_required(
             items = _select(items, index)
             if items is None:
                 return None
-        out = []
-        for item in items:
-            v = item.get(key, _MISSING) if type(item) is dict else _MISSING
-            if v is _MISSING:
-                return None  # upstream: a wrong type error, no value for the whole field
-            v = v if type(v) is str else render(v)
-            out.append(v if mapper is None else mapper(v))
+        out = leaves(items, path, render)
+        if len(out) != len(items):
+            return None  # upstream: a wrong type error, no value for the whole field
+        if mapper is not None:
+            out = [mapper(v) for v in out]
         return out or None
 
     return extract
