@@ -47,6 +47,7 @@ path_getter_learn_slot(PathGetter *self, PyTypeObject *type)
     if (!version_tag_valid(type)) {
         return;
     }
+    /* _PyType_Lookup: the MRO lookup getattr itself does (private, exported since 2.x) */
     PyObject *descr = _PyType_Lookup(type, self->attr);  /* borrowed */
     if (descr == NULL || !Py_IS_TYPE(descr, &PyMemberDescr_Type)) {
         return;
