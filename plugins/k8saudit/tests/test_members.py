@@ -136,6 +136,22 @@ def test_what_the_fast_path_cannot_take_is_reported_as_before(
     assert stats.errors[0].startswith(message), stats.errors
 
 
+def test_a_repeated_key_reads_its_last_occurrence_on_both_paths() -> None:
+    """README quirk: upstream's fastjson reads the first occurrence; the fast path (msgspec)
+    and the general path (orjson) both read the last, for ka.* and json.* fields alike."""
+    line = (b'{"kind":"Event","verb":"get","auditID":"a","verb":"delete","user":'
+            b'{"username":"a","username":"b"},"stageTimestamp":"2024-01-01T00:00:00Z"}')
+    (fast,), _ = fast_events([line])
+    general = K8sAuditEvent(line, ts=1, plugin_id=1, obj=orjson.loads(line))
+    assert fast._obj is None
+    by_name = {f.name: f for f in FIELDS}
+    json_value = {f.name: f for f in JSON_FIELDS}["json.value"]
+    for evt in (fast, general):
+        assert by_name["ka.verb"].binder(None)(evt) == "delete"
+        assert by_name["ka.user.name"].binder(None)(evt) == "b"
+        assert json_value.binder("/verb")(evt) == "delete"
+
+
 def test_valid_non_ascii_and_eventlist_lines() -> None:
     evt = {"kind": "Event", "auditID": "é", "stageTimestamp": "2024-01-01T00:00:00Z",
            "user": {"username": "jürgen"}, "requestObject": {"data": {"k": "ü"}}}
