@@ -47,3 +47,4 @@ lint: venv
 
 clean:
 	rm -rf $(VENV) build dist .pytest_cache .hypothesis
+	rm -f core/src/pyfalco/_speedups*.so
