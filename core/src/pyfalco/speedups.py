@@ -20,7 +20,9 @@ Plugin authors may use both; the k8saudit fields and timestamps do.
   ``render(value)``; items without it are skipped (list fields over containers, volumes...).
 - :func:`rfc3339_ns` ``(text)``: ns since the epoch of ``YYYY-MM-DDTHH:MM:SS[.1-9 digits]``
   followed by ``Z`` or ``±HH:MM`` (``T`` and ``Z`` in either case), or None for anything else
-  (the caller's own parser then decides and reports).
+  and for stamps whose ns do not fit an int64.
+- :func:`parse_rfc3339_ns` ``(text)``: the same, any year, ``ValueError`` naming the text
+  when it is not RFC 3339 (the compiled form first, then the Python parser).
 
 core/tests/unit/test_speedups.py checks each compiled one against its twin.
 """
@@ -90,31 +92,67 @@ def py_leaves(items: list[Any], keys: tuple[str, ...], render: Callable[[Any], s
     return out
 
 
+#: RFC 3339 with an optional fraction of 1-9 digits (Go's time.RFC3339Nano)
 _RFC3339 = re.compile(
-    r"(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(?:[Zz]|([+-])(\d{2}):(\d{2}))\Z",
-    re.ASCII)
+    r"(\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?(?:([Zz])|([+-])(\d{2}):(\d{2}))\Z",
+    re.ASCII,
+)
+
+
+def _epoch_seconds(datetime_text: str) -> int:
+    y, mo, d = int(datetime_text[0:4]), int(datetime_text[5:7]), int(datetime_text[8:10])
+    h, mi, s = int(datetime_text[11:13]), int(datetime_text[14:16]), int(datetime_text[17:19])
+    if not (1 <= mo <= 12 and h <= 23 and mi <= 59 and s <= 60
+            and 1 <= d <= calendar.monthrange(y, mo)[1]):  # Go: "day out of range"
+        raise ValueError(f"invalid date-time {datetime_text!r}")
+    return calendar.timegm((y, mo, d, h, mi, s, 0, 0, 0))
+
+
+#: nanoseconds since the epoch of a ``YYYY-MM-DDTHH:MM:SS.`` text (a UTC stamp with a
+#: fraction, as the API server writes them): the events of a stream mostly share their second
+#: with the previous ones (bounded: cleared when full).
+_SECONDS: dict[str, int] = {}
+_SECONDS_MAX = 4096
+#: nanoseconds per unit of a fraction of 1..9 digits
+_FRAC_SCALE = (0, 100_000_000, 10_000_000, 1_000_000, 100_000, 10_000, 1_000, 100, 10, 1)
+
+
+def py_parse_rfc3339_ns(text: str) -> int:
+    """The pure-Python :func:`parse_rfc3339_ns`."""
+    # the fast path: the second of a recent stamp, "Z", 1-9 fraction digits
+    base = _SECONDS.get(text[:20])
+    if base is not None and text[-1] == "Z":
+        frac = text[20:-1]
+        if frac.isdigit() and frac.isascii() and len(frac) <= 9:
+            return base + int(frac) * _FRAC_SCALE[len(frac)]
+    m = _RFC3339.match(text)
+    if m is None:
+        raise ValueError(f"cannot parse {text!r} as RFC 3339")
+    dt, frac, z, sign, oh, om = m.groups()
+    secs = _epoch_seconds(dt)
+    if z == "Z" and frac is not None:  # the form the fast path reads: remember its second
+        if len(_SECONDS) >= _SECONDS_MAX:
+            _SECONDS.clear()
+        _SECONDS[text[:20]] = secs * 1_000_000_000
+    if sign is not None:
+        offset = int(oh) * 3600 + int(om) * 60
+        secs = secs - offset if sign == "+" else secs + offset
+    ns = int(frac.ljust(9, "0")) if frac else 0
+    return secs * 1_000_000_000 + ns
+
+
 _NS_MIN, _NS_MAX = -9_200_000_000, 9_200_000_000  # seconds whose ns fit an int64
 
 
 def py_rfc3339_ns(text: Any) -> int | None:
-    """The pure-Python :func:`rfc3339_ns`."""
+    """The pure-Python :func:`rfc3339_ns`: :func:`py_parse_rfc3339_ns` within an int64."""
     if type(text) is not str:
         return None
-    m = _RFC3339.match(text)
-    if m is None:
+    try:
+        ns = py_parse_rfc3339_ns(text)
+    except ValueError:
         return None
-    y, mo, d, h, mi, s = (int(g) for g in m.groups()[:6])
-    if not (1 <= mo <= 12 and 1 <= d <= calendar.monthrange(y, mo)[1] and h <= 23
-            and mi <= 59 and s <= 60):
-        return None
-    secs = calendar.timegm((y, mo, d, h, mi, s, 0, 0, 0))
-    frac, sign, oh, om = m.group(7), m.group(8), m.group(9), m.group(10)
-    if sign is not None:
-        offset = int(oh) * 3600 + int(om) * 60
-        secs = secs - offset if sign == "+" else secs + offset
-    if not _NS_MIN < secs < _NS_MAX:
-        return None
-    return secs * 1_000_000_000 + (int(frac.ljust(9, "0")) if frac else 0)
+    return ns if _NS_MIN < ns // 1_000_000_000 < _NS_MAX else None
 
 
 if _speedups is not None:
@@ -126,7 +164,12 @@ if _speedups is not None:
     leaves: Callable[[list[Any], tuple[str, ...], Callable[[Any], str]], list[str]] = (
         _speedups.leaves)
     rfc3339_ns: Callable[[Any], int | None] = _speedups.rfc3339_ns
+
+    def parse_rfc3339_ns(text: str) -> int:
+        ns = _speedups.rfc3339_ns(text)
+        return ns if ns is not None else py_parse_rfc3339_ns(text)
 else:
     path_getter = py_path_getter
     leaves = py_leaves
     rfc3339_ns = py_rfc3339_ns
+    parse_rfc3339_ns = py_parse_rfc3339_ns

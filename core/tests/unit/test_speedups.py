@@ -290,3 +290,16 @@ def _stamp() -> st.SearchStrategy[str]:
 @given(text=st.one_of(_stamp(), st.text(max_size=30)))
 def test_rfc3339_ns_matches_its_twin(text: str) -> None:
     both(text)
+
+
+def test_parse_rfc3339_ns_takes_any_year_and_names_what_it_cannot_read() -> None:
+    from pyfalco.speedups import parse_rfc3339_ns, py_parse_rfc3339_ns
+
+    for parse in (parse_rfc3339_ns, py_parse_rfc3339_ns):
+        assert parse("2018-10-26T13:38:34.902914Z") == 1540561114902914000
+        assert parse("9999-12-31T23:59:59Z") == calendar.timegm(
+            (9999, 12, 31, 23, 59, 59)) * 10**9  # beyond an int64: the Python parser
+        with pytest.raises(ValueError, match="cannot parse 'noon' as RFC 3339"):
+            parse("noon")
+        with pytest.raises(ValueError, match="invalid date-time '2023-02-29T00:00:00'"):
+            parse("2023-02-29T00:00:00Z")

@@ -9,10 +9,8 @@ counted in :class:`SplitStats` with upstream's message, never dropped silently.
 
 from __future__ import annotations
 
-import calendar
 import functools
 import gc
-import re
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -20,8 +18,8 @@ from typing import Any, TypedDict
 
 import msgspec
 import orjson
-from pyfalco import speedups
 from pyfalco.api import Event
+from pyfalco.speedups import parse_rfc3339_ns
 
 from .logs import log
 
@@ -107,74 +105,6 @@ def member(members: dict[str, Any], key: str) -> Any:
     if type(v) is Raw:
         v = members[key] = decode_raw(v)
     return v
-
-# RFC 3339 with optional fraction (Go's time.RFC3339Nano accepts 1-9 digits).
-_RFC3339 = re.compile(
-    r"(\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?(?:([Zz])|([+-])(\d{2}):(\d{2}))\Z",
-    re.ASCII,
-)
-
-
-_DATETIME = re.compile(r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}", re.ASCII)
-
-
-def _epoch_seconds(datetime_text: str) -> int:
-    if _DATETIME.fullmatch(datetime_text) is None:
-        raise ValueError(f"invalid date-time {datetime_text!r}")
-    y, mo, d = int(datetime_text[0:4]), int(datetime_text[5:7]), int(datetime_text[8:10])
-    h, mi, s = int(datetime_text[11:13]), int(datetime_text[14:16]), int(datetime_text[17:19])
-    if not (1 <= mo <= 12 and h <= 23 and mi <= 59 and s <= 60
-            and 1 <= d <= calendar.monthrange(y, mo)[1]):  # Go: "day out of range"
-        raise ValueError(f"invalid date-time {datetime_text!r}")
-    return calendar.timegm((y, mo, d, h, mi, s, 0, 0, 0))
-
-
-#: nanoseconds since the epoch of a ``YYYY-MM-DDTHH:MM:SS.`` text (a UTC stamp with a
-#: fraction, as the API server writes them): the events of a stream mostly share their second
-#: with the previous ones (bounded: cleared when full).
-_SECONDS: dict[str, int] = {}
-_SECONDS_MAX = 4096
-#: nanoseconds per unit of a fraction of 1..9 digits
-_FRAC_SCALE = (0, 100_000_000, 10_000_000, 1_000_000, 100_000, 10_000, 1_000, 100, 10, 1)
-
-
-def _parse_rfc3339_ns(text: str) -> int:
-    # the fast path: the second of a recent stamp, "Z", 1-9 fraction digits
-    base = _SECONDS.get(text[:20])
-    if base is not None and text[-1] == "Z":
-        frac = text[20:-1]
-        if frac.isdigit() and frac.isascii() and len(frac) <= 9:
-            return base + int(frac) * _FRAC_SCALE[len(frac)]
-    m = _RFC3339.match(text)
-    if m is None:
-        raise ValueError(f"cannot parse {text!r} as RFC 3339")
-    dt, frac, z, sign, oh, om = m.groups()
-    secs = _epoch_seconds(dt)
-    if z == "Z" and frac is not None:  # the form the fast path reads: remember its second
-        if len(_SECONDS) >= _SECONDS_MAX:
-            _SECONDS.clear()
-        _SECONDS[text[:20]] = secs * 1_000_000_000
-    if sign is not None:
-        offset = int(oh) * 3600 + int(om) * 60
-        secs = secs - offset if sign == "+" else secs + offset
-    ns = int(frac.ljust(9, "0")) if frac else 0
-    return secs * 1_000_000_000 + ns
-
-
-#: the strict form parsed in C when pyfalco's speedups are compiled (None: anything else)
-_strict_rfc3339_ns: Callable[[str], int | None] | None = (
-    speedups.rfc3339_ns if speedups.COMPILED else None)
-
-
-def parse_rfc3339_ns(text: str) -> int:
-    """``2018-10-26T13:38:34.902914Z`` → nanoseconds since the epoch (full precision).
-    ``ValueError`` when ``text`` is not RFC 3339."""
-    if _strict_rfc3339_ns is not None:
-        ns = _strict_rfc3339_ns(text)
-        if ns is not None:
-            return ns
-    return _parse_rfc3339_ns(text)
-
 
 class AuditEvent:
     """One audit event: the parsed object, its JSON bytes and its ``stageTimestamp`` in ns."""
@@ -508,7 +438,6 @@ def events_from_lines(
     called on errors. Blank lines give nothing and are not errors."""
     loads, decode_error, event, append = _loads, orjson.JSONDecodeError, K8sAuditEvent, out.append
     decode_members, members_error = _decode_members, _MEMBERS_ERROR
-    strict_ts = _strict_rfc3339_ns
     for i, line in enumerate(lines):
         # The fast path: a line that is one Event, decoded as its AuditMembers (about half the
         # cost of parsing it whole). Anything else, or any doubt, takes the general path below,
@@ -525,9 +454,7 @@ def events_from_lines(
                     and len(line) <= max_event_size and line[-1:] == b"}"
                     and (line.isascii() or _is_utf8(line))):
                 try:
-                    ts = strict_ts(stamp) if strict_ts is not None else None
-                    if ts is None:
-                        ts = parse_rfc3339_ns(stamp)
+                    ts = parse_rfc3339_ns(stamp)
                 except ValueError:
                     pass  # the general path counts and reports it
                 else:
