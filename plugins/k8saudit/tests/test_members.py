@@ -225,7 +225,7 @@ def test_other_bodies(body: bytes, n: int, fast: bool) -> None:
 
 def python_only_fields() -> list[Any]:
     """The ka.* fields as a machine without pyfalco's compiled speedups builds them: the fields
-    module executed again, under another name, with COMPILED false."""
+    module executed again, under another name, with the speedups' pure-Python twins."""
     import importlib.util
 
     import pyfalco_k8saudit.fields as compiled_fields
@@ -235,12 +235,12 @@ def python_only_fields() -> list[Any]:
         "pyfalco_k8saudit._fields_python_twin", compiled_fields.__file__)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
-    saved = speedups.COMPILED
-    speedups.COMPILED = False
+    saved = speedups.path_getter, speedups.leaves
+    speedups.path_getter, speedups.leaves = speedups.py_path_getter, speedups.py_leaves
     try:
         spec.loader.exec_module(module)
     finally:
-        speedups.COMPILED = saved
+        speedups.path_getter, speedups.leaves = saved
     return module.FIELDS
 
 

@@ -25,7 +25,6 @@ from .payload import PARTIAL_MEMBERS, Raw, decode_raw, member, raw_path
 
 _dumps = orjson.dumps
 _MISSING: Any = object()
-_EMPTY: dict[str, Any] = {}  # read only: an absent member's members
 _BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
 _INDEX = FieldArg(index=True)
 _KEY_REQUIRED = FieldArg(required=True, key=True)
@@ -100,45 +99,12 @@ def _scalar_slow(keys: tuple[str, ...]) -> Callable[[Event], str | None]:
 
 
 def _scalar(*keys: str) -> Callable[[Event], str | None]:
-    """A key path rendered as one string.
-
-    The most read fields of the plugin (user, verb, objectRef...): compiled, a
-    ``pyfalco.speedups`` path getter answers an str or int at the end of a path of dicts (an
-    int's text is its JSON) and hands anything else to the general function; without the
-    compiled module, a Python function does the same for paths of one or two keys."""
-    slow = _scalar_slow(keys)
-    if speedups.COMPILED:
-        return speedups.path_getter("audit", keys, slow, int_as_text=True)
-    if len(keys) == 1:
-        (k,) = keys
-
-        def one(evt: Event) -> str | None:
-            # no ``audit`` attribute or no auditID (None) raise: slow
-            try:
-                v = evt.audit.get(k, _MISSING)  # type: ignore[attr-defined]
-            except AttributeError:
-                return slow(evt)
-            if type(v) is str:
-                return v
-            return None if v is _MISSING else render(v)
-
-        return one
-    if len(keys) == 2:
-        k1, k2 = keys
-
-        def two(evt: Event) -> str | None:
-            # as one(); a member that is not a dict (absent members read as {}) has no
-            # ``get`` either (a raw requestObject, a wrong type): slow
-            try:
-                v = evt.audit.get(k1, _EMPTY).get(k2, _MISSING)  # type: ignore[attr-defined]
-            except AttributeError:
-                return slow(evt)
-            if type(v) is str:
-                return v
-            return None if v is _MISSING else render(v)
-
-        return two
-    return slow
+    """A key path rendered as one string: the most read fields of the plugin (user, verb,
+    objectRef...). A ``pyfalco.speedups`` path getter answers a str or int at the end of a
+    path of dicts (an int's text is its JSON) and hands anything else to the general
+    function."""
+    return speedups.path_getter(  # type: ignore[no-any-return]
+        "audit", keys, _scalar_slow(keys), int_as_text=True)
 
 
 def _list(*keys: str) -> Callable[[Event], list[str] | None]:
@@ -164,8 +130,8 @@ def _items(obj: dict[str, Any], keys: tuple[str, ...], index: int | None) -> lis
 
 def _array(keys: tuple[str, ...]) -> Callable[[Event], list[Any] | None]:
     """The event's array at ``keys`` (None when absent, not an array, or without an audit
-    object): where every list field over containers, volumes or role rules starts; compiled
-    as :func:`_scalar`."""
+    object): where every list field over containers, volumes or role rules starts; read as
+    :func:`_scalar` reads its value."""
 
     def array(evt: Event) -> list[Any] | None:
         obj = audit_object(evt)
@@ -174,9 +140,7 @@ def _array(keys: tuple[str, ...]) -> Callable[[Event], list[Any] | None]:
         arr = _walk(obj, keys)
         return arr if type(arr) is list else None
 
-    if speedups.COMPILED:
-        return speedups.path_getter("audit", keys, array, leaf=list)  # type: ignore[no-any-return]
-    return array
+    return speedups.path_getter("audit", keys, array, leaf=list)  # type: ignore[no-any-return]
 
 
 def _select(arr: list[Any] | None, index: int | None) -> list[Any] | None:
@@ -226,7 +190,7 @@ def _per_item_leaf(
     array_keys: tuple[str, ...], keys: tuple[str, ...]
 ) -> Callable[[Event, int | None], list[str] | None]:
     # the elements' values at ``keys``, rendered (elements are decoded: no raw member inside)
-    leaves = speedups.leaves if speedups.COMPILED else speedups.py_leaves
+    leaves = speedups.leaves
     array = _array(array_keys)
 
     def extract(evt: Event, index: int | None = None) -> list[str] | None:
@@ -246,7 +210,7 @@ def _per_item_required(
     array_keys: tuple[str, ...], key: str, mapper: Callable[[str], str] | None
 ) -> Callable[[Event, int | None], list[str] | None]:
     array = _array(array_keys)
-    leaves = speedups.leaves if speedups.COMPILED else speedups.py_leaves
+    leaves = speedups.leaves
     path = (key,)
 
     def extract(evt: Event, index: int | None = None) -> list[str] | None:
